@@ -1,12 +1,166 @@
-"""Input, output and config schemas of a runnable, named per route."""
+"""Input, output and config schemas of a runnable, named per route.
+
+LangServe recomputed `runnable.with_config(config).input_schema` on every request
+(for a lambda that re-parses its source each time). Here the schemas are computed
+once at `add_routes` time; only a runnable with configurable fields or
+alternatives, whose input schema can depend on `configurable`, gets a small cache
+keyed on exactly that.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-__all__ = ["CustomUserType"]
+import orjson
+from langchain_core.load.serializable import Serializable
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, RootModel, ValidationError, create_model
+
+from langserve_like.exceptions import RequestError
+
+__all__ = ["CustomUserType", "RouteSchemas", "namespace_for", "unpack_input"]
+
+_CACHE_SIZE = 128
 
 
 class CustomUserType(BaseModel):
     """Subclass this for an input type that the runnable receives as the model
     itself, not as a plain dict (as in LangServe)."""
+
+
+def namespace_for(path: str) -> str:
+    """`/my-chain/v1` -> `my_chain_v1`: a prefix for model names unique per path."""
+    return re.sub(r"[^a-zA-Z0-9]", "_", path.strip("/")) or "root"
+
+
+Model = type[BaseModel]
+
+
+def _v2(model: Any) -> Model:
+    """langchain-core may hand back a pydantic v1 model; say clearly that it won't do."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(
+            f"{model!r} is not a pydantic v2 model; langserve_like needs pydantic v2 types "
+            "(from pydantic import BaseModel, not pydantic.v1)"
+        )
+    return model
+
+
+def _named(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """A subclass of `model` called `name`, so two routes never share a schema name."""
+    named: type[BaseModel] = create_model(name, __base__=model)
+    return named
+
+
+def unpack_input(value: Any) -> Any:
+    """Validated pydantic models back to plain dicts, except LangChain objects
+    (messages, documents, ...) and CustomUserType, which the runnable gets as is."""
+    if isinstance(value, BaseModel):
+        if isinstance(value, (Serializable, CustomUserType)):
+            return value
+        if isinstance(value, RootModel):
+            return unpack_input(value.root)
+        return {key: unpack_input(item) for key, item in value}
+    if isinstance(value, list):
+        return [unpack_input(item) for item in value]
+    if isinstance(value, dict):
+        return {key: unpack_input(item) for key, item in value.items()}
+    return value
+
+
+class RouteSchemas:
+    """The schemas of one route's runnable, computed once."""
+
+    def __init__(
+        self, runnable: Runnable[Any, Any], namespace: str, config_keys: Sequence[str]
+    ) -> None:
+        self.runnable = runnable
+        self.namespace = namespace
+        self.config_keys = list(config_keys)
+        self.configurable = bool(runnable.config_specs)
+        self.input_model = _v2(runnable.get_input_schema())
+        self.output_model = _v2(runnable.get_output_schema())
+        self.config_model = _v2(runnable.config_schema(include=self.config_keys))
+        self._json: dict[tuple[str, str], dict[str, Any]] = {}
+        self._configured: OrderedDict[
+            str, tuple[type[BaseModel], type[BaseModel], type[BaseModel]]
+        ] = OrderedDict()
+
+    def docs_models(self) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+        """Input, output and config models renamed `<namespace>Input`, … for /docs."""
+        return (
+            _named(self.input_model, f"{self.namespace}Input"),
+            _named(self.output_model, f"{self.namespace}Output"),
+            _named(self.config_model, f"{self.namespace}Config"),
+        )
+
+    def _for_config(
+        self, config: Mapping[str, Any] | None
+    ) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel], str]:
+        configurable = (config or {}).get("configurable")
+        if not self.configurable or not configurable:
+            return self.input_model, self.output_model, self.config_model, ""
+        try:
+            key = orjson.dumps(configurable, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            key = ""  # not JSON (set by a config modifier): compute without caching
+        cached: tuple[Model, Model, Model] | None = self._configured.get(key) if key else None
+        if cached is None:
+            try:
+                bound = self.runnable.with_config(cast(RunnableConfig, config))
+                cached = (
+                    _v2(bound.get_input_schema(cast(RunnableConfig, config))),
+                    _v2(bound.get_output_schema(cast(RunnableConfig, config))),
+                    _v2(bound.config_schema(include=self.config_keys)),
+                )
+            except Exception as exc:  # e.g. a configured template with a bad variable
+                raise RequestError(
+                    422,
+                    [
+                        {
+                            "type": "value_error",
+                            "loc": ["config", "configurable"],
+                            "msg": str(exc),
+                        }
+                    ],
+                ) from None
+            if key:
+                self._configured[key] = cached
+                if len(self._configured) > _CACHE_SIZE:
+                    self._configured.popitem(last=False)
+        elif key:
+            self._configured.move_to_end(key)
+        return (*cached, key)
+
+    def input_for(self, config: Mapping[str, Any] | None) -> type[BaseModel]:
+        return self._for_config(config)[0]
+
+    def validate_input(
+        self, value: Any, config: Mapping[str, Any] | None, loc: tuple[str | int, ...] = ()
+    ) -> Any:
+        model = self.input_for(config)
+        try:
+            validated = model.model_validate(value)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            detail = [
+                {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in errors
+            ]
+            raise RequestError(422, detail) from None
+        return unpack_input(validated)
+
+    def json_schema(self, which: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The JSON schema LangServe's `{which}_schema` endpoint returns."""
+        input_model, output_model, config_model, key = self._for_config(config)
+        model = {"input": input_model, "output": output_model, "config": config_model}[which]
+        cached = self._json.get((which, key))
+        if cached is None:
+            cached = model.model_json_schema()
+            if key:  # configured schemas: keep the cache bounded
+                if len(self._json) > 3 * _CACHE_SIZE:
+                    self._json.clear()
+            self._json[(which, key)] = cached
+        return cached

@@ -1,0 +1,173 @@
+"""Turning what a request says about config into the RunnableConfig a run gets.
+
+Precedence, lowest first (LangServe's order, protocol.md §2.2):
+
+1. the `/c/{config_hash}` path segment,
+2. the body's `config` (values merged key-wise into 1; `tags` concatenated),
+3. only keys listed in `config_keys` survive (non-empty `configurable` that is not
+   allowed is a 422; other keys outside the list are dropped, as LangServe does,
+   so a client composed in a chain that carries its own metadata keeps working),
+4. `server_config` (APIHandler callers),
+5. `per_req_config_modifier(config, request)`,
+6. server defaults that nobody overrides: `run_name` and a fresh `run_id`.
+
+Unlike LangServe, client values are dumped with `exclude_unset`, so an empty
+`configurable` in the body no longer resets values from the hash (bug 10), and no
+`__`-prefixed metadata about the server or the client is added (bug 4).
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
+
+import orjson
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from pydantic import BaseModel, ValidationError
+
+from langserve_like.exceptions import RequestError
+
+__all__ = [
+    "MAX_CONFIG_HASH_LENGTH",
+    "ConfigResolver",
+    "PerRequestConfigModifier",
+    "decode_config_hash",
+    "encode_config_hash",
+]
+
+PerRequestConfigModifier = Callable[
+    [dict[str, Any], Any], "dict[str, Any] | Awaitable[dict[str, Any]]"
+]
+
+# An LZString hash of this many characters inflates to at most ~2 MB of JSON (each
+# decoded entry is at most one character longer than the previous one), which
+# bounds the pure-Python decompression work an attacker can ask for.
+MAX_CONFIG_HASH_LENGTH = 4096
+_HASH_CACHE_SIZE = 256
+_INVALID_HASH = "Invalid config hash"
+_EMPTY_VALUES: tuple[Any, ...] = (None, [], {})
+
+
+def decode_config_hash(config_hash: str) -> dict[str, Any]:
+    """`LZString.decompressFromEncodedURIComponent` then JSON, as LangServe's clients encode."""
+    if len(config_hash) > MAX_CONFIG_HASH_LENGTH:
+        raise RequestError(400, f"{_INVALID_HASH}: longer than {MAX_CONFIG_HASH_LENGTH} characters")
+    import lzstring  # the server extra's well-kept LZString port
+
+    try:
+        text = lzstring.LZString().decompressFromEncodedURIComponent(config_hash)
+        value = orjson.loads(text) if text else None
+    except Exception:  # any failure of the third-party decoder means a bad hash
+        value = None
+    if not isinstance(value, dict):
+        raise RequestError(400, _INVALID_HASH)
+    return value
+
+
+def encode_config_hash(config: dict[str, Any]) -> str:
+    import lzstring
+
+    return cast(
+        str,
+        lzstring.LZString().compressToEncodedURIComponent(orjson.dumps(config).decode()),
+    )
+
+
+class ConfigResolver:
+    """Decided once per route at `add_routes` time; `resolve` runs per request."""
+
+    def __init__(
+        self,
+        runnable: Runnable[Any, Any],
+        *,
+        config_keys: Sequence[str],
+        run_name: str | None,
+        config_model: type[BaseModel],
+        per_req_config_modifier: PerRequestConfigModifier | None = None,
+    ) -> None:
+        if "run_name" in config_keys:
+            raise ValueError("Cannot configure run_name: it is set by the server")
+        self.config_keys = frozenset(config_keys)
+        self.run_name = run_name
+        self.config_model = config_model
+        self._modifier = per_req_config_modifier
+        self._modifier_is_async = per_req_config_modifier is not None and (
+            inspect.iscoroutinefunction(per_req_config_modifier)
+            or inspect.iscoroutinefunction(type(per_req_config_modifier).__call__)
+        )
+        self._hash_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def validate(
+        self, raw: dict[str, Any], loc: tuple[str | int, ...] = ("config",)
+    ) -> dict[str, Any]:
+        """Validate a client config against the route's config schema."""
+        if not raw:
+            return {}
+        try:
+            model = self.config_model.model_validate(raw)
+        except ValidationError as exc:
+            raise RequestError(422, _errors_at(exc, loc)) from None
+        config = model.model_dump(exclude_unset=True)
+        configurable = config.get("configurable")
+        if configurable and "configurable" not in self.config_keys:
+            raise RequestError(
+                422,
+                "The config field `configurable` has been disallowed by the server. "
+                "This can be modified server side by adding `configurable` to the list "
+                "of `config_keys` argument in `add_routes`",
+            )
+        return {k: v for k, v in config.items() if k in self.config_keys and v not in _EMPTY_VALUES}
+
+    def from_hash(self, config_hash: str) -> dict[str, Any]:
+        cached = self._hash_cache.get(config_hash)
+        if cached is not None:
+            self._hash_cache.move_to_end(config_hash)
+            return cached
+        config = self.validate(decode_config_hash(config_hash), ("config_hash",))
+        self._hash_cache[config_hash] = config
+        if len(self._hash_cache) > _HASH_CACHE_SIZE:
+            self._hash_cache.popitem(last=False)
+        return config
+
+    def client_config(self, body_config: dict[str, Any] | None, config_hash: str) -> dict[str, Any]:
+        """Steps 1-3: what the client may set, validated and merged."""
+        body = self.validate(body_config) if body_config else {}
+        if not config_hash:
+            return body
+        hashed = self.from_hash(config_hash)
+        return (
+            dict(merge_configs(cast(RunnableConfig, hashed), cast(RunnableConfig, body)))
+            if body
+            else dict(hashed)
+        )
+
+    async def finish(
+        self,
+        config: dict[str, Any],
+        request: Any,
+        server_config: RunnableConfig | None = None,
+    ) -> RunnableConfig:
+        """Steps 4-6: server config, the per-request modifier and the defaults."""
+        if server_config:
+            config = dict(merge_configs(cast(RunnableConfig, config), server_config))
+        if self._modifier is not None:
+            modified: Any = self._modifier(dict(config), request)
+            config = await modified if self._modifier_is_async else modified
+            if not isinstance(config, dict):
+                raise TypeError("per_req_config_modifier must return a dict")
+        if self.run_name:
+            config["run_name"] = self.run_name
+        if not config.get("run_id"):
+            config["run_id"] = uuid.uuid4()
+        return cast(RunnableConfig, config)
+
+
+def _errors_at(exc: ValidationError, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    return [
+        {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]

@@ -1,0 +1,588 @@
+"""`APIHandler`: one runnable's endpoints, as methods that take a Starlette request.
+
+`add_routes` mounts these methods; hand-written FastAPI routes (auth, per-user
+routing) call them directly. Everything that can be decided once is decided in
+`__init__`; a request only reads its body, merges config and runs.
+
+Errors are translated in exactly one place, `error_response`: `RequestError` is the
+client's fault (4xx with a detail naming the field), `RunnableFailed` the runnable's
+(5xx or the status an `error_mapper` chose; the message is hidden unless
+`expose_error_messages=True`, the traceback goes to the `langserve_like` logger).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import Any, Literal, TypeVar
+
+import anyio
+import orjson
+from langchain_core.runnables import Runnable, RunnableConfig
+from starlette.requests import Request
+from starlette.responses import Response
+
+from langserve_like import feedback as feedback_module
+from langserve_like.config import ConfigResolver, PerRequestConfigModifier
+from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
+from langserve_like.protocol import (
+    CALLBACK,
+    DATA,
+    END,
+    ERROR,
+    KNOWN_ENDPOINTS,
+    METADATA,
+    Feedback,
+    InvokeBody,
+    check_content_type,
+    create_request_models,
+    parse_batch_body,
+    parse_invoke_body,
+    parse_json,
+)
+from langserve_like.schema import RouteSchemas, namespace_for
+from langserve_like.serialization import Serializer, WellKnownLCSerializer
+from langserve_like.sse import EventStreamResponse, encode_event
+
+__all__ = [
+    "DEFAULT_MAX_BATCH_SIZE",
+    "DEFAULT_MAX_BODY_SIZE",
+    "APIHandler",
+    "ErrorMapper",
+    "error_response",
+]
+
+logger = logging.getLogger("langserve_like")
+
+# /stream_log must keep serving LangServe's clients; the deprecation of
+# Runnable.astream_log is langchain-core's advice to callers, which here are remote
+# clients that cannot see it, so it would only add a warning per request to the log.
+warnings.filterwarnings("ignore", message="astream_log is deprecated")
+
+DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_BATCH_SIZE = 256
+
+#: Maps a runnable's exception to the failure the client sees, or None for a plain 500.
+ErrorMapper = Callable[[BaseException], "RunnableFailed | None"]
+StreamKind = Literal["stream", "stream_log", "stream_events"]
+CORE_ENDPOINTS = frozenset(
+    {
+        "invoke",
+        "batch",
+        "stream",
+        "stream_log",
+        "stream_events",
+        "input_schema",
+        "output_schema",
+        "config_schema",
+        "playground",
+        "config_hashes",
+    }
+)
+_JSON = "application/json"
+_DONE: Any = object()
+_T = TypeVar("_T")
+_Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
+
+
+class ClientDisconnected(Exception):
+    """The client left before the answer was ready; the run was cancelled."""
+
+
+def json_response(
+    content: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
+
+
+def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
+    """The single place where errors become HTTP responses."""
+    if isinstance(exc, RequestError):
+        return json_response(orjson.dumps({"detail": exc.detail}), exc.status_code)
+    body: dict[str, Any] = {"detail": exc.message}
+    if run_id:
+        body["run_id"] = run_id
+    return json_response(orjson.dumps(body), exc.status_code, exc.headers)
+
+
+def _translated(method: _Method) -> _Method:
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return await method(*args, **kwargs)
+        except (RequestError, RunnableFailed) as exc:
+            return error_response(exc, getattr(exc, "run_id", None))
+        except ClientDisconnected:
+            return Response(status_code=499)
+
+    return wrapper  # type: ignore[return-value]
+
+
+async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
+    """Await `work`, cancelling it if the client disconnects first (LangServe kept running)."""
+    result: Any = _DONE
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        result = await work
+        group.cancel_scope.cancel()
+    if result is _DONE:
+        raise ClientDisconnected
+    return result  # type: ignore[no-any-return]
+
+
+def _agen(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """langchain-core returns async generators; say so to the type checker."""
+    return iterator  # type: ignore[return-value]
+
+
+class APIHandler:
+    """Serves one runnable. See `add_routes` for what each option means."""
+
+    def __init__(
+        self,
+        runnable: Runnable[Any, Any],
+        *,
+        path: str = "",
+        prefix: str = "",
+        input_type: Any = "auto",
+        output_type: Any = "auto",
+        config_keys: Sequence[str] = ("configurable",),
+        include_callback_events: bool = False,
+        enable_feedback_endpoint: bool = False,
+        token_feedback_config: feedback_module.TokenFeedbackConfig | None = None,
+        enable_public_trace_link_endpoint: bool = False,
+        per_req_config_modifier: PerRequestConfigModifier | None = None,
+        stream_log_name_allow_list: Sequence[str] | None = None,
+        playground_type: Literal["default", "chat"] = "default",
+        astream_events_version: Literal["v1", "v2"] = "v2",
+        serializer: Serializer | None = None,
+        feedback_sink: feedback_module.FeedbackSink | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        error_mapper: ErrorMapper | None = None,
+        expose_error_messages: bool = False,
+        endpoints: Iterable[str] | None = None,
+    ) -> None:
+        if not isinstance(runnable, Runnable):
+            raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
+        if path and not path.startswith("/"):
+            raise ValueError(f"path must be empty or start with '/', got {path!r}")
+        if playground_type not in ("default", "chat"):
+            raise ValueError(
+                f"playground_type must be 'default' or 'chat', got {playground_type!r}"
+            )
+        if astream_events_version not in ("v1", "v2"):
+            raise ValueError(
+                f"astream_events_version must be 'v1' or 'v2', got {astream_events_version!r}"
+            )
+        if input_type != "auto" or output_type != "auto":
+            runnable = runnable.with_types(
+                input_type=None if input_type == "auto" else input_type,
+                output_type=None if output_type == "auto" else output_type,
+            )
+        self.runnable = runnable
+        self.path = path.rstrip("/")
+        self.prefix = prefix
+        self.run_name = (prefix + self.path) or None
+        self.namespace = namespace_for(prefix + self.path)
+        self.playground_type = playground_type
+        self.schemas = RouteSchemas(runnable, self.namespace, config_keys)
+        self.config = ConfigResolver(
+            runnable,
+            config_keys=config_keys,
+            run_name=self.run_name,
+            config_model=self.schemas.config_model,
+            per_req_config_modifier=per_req_config_modifier,
+        )
+        self.feedback = feedback_module.FeedbackService(
+            sink=feedback_sink,
+            enabled=enable_feedback_endpoint,
+            token_config=token_feedback_config,
+            public_trace_link=enable_public_trace_link_endpoint,
+        )
+        names = CORE_ENDPOINTS if endpoints is None else frozenset(endpoints)
+        unknown = names - KNOWN_ENDPOINTS
+        if unknown:
+            raise ValueError(
+                f"Unknown endpoint names {sorted(unknown)}; known: {sorted(KNOWN_ENDPOINTS)}"
+            )
+        self.endpoints = names | self.feedback.endpoints()
+        self.include_callback_events = include_callback_events
+        self.serializer = serializer or WellKnownLCSerializer()
+        self.max_body_size = max_body_size
+        self.max_batch_size = max_batch_size
+        self.error_mapper = error_mapper
+        self.expose_error_messages = expose_error_messages
+        self._allow_list = (
+            frozenset(stream_log_name_allow_list) if stream_log_name_allow_list else None
+        )
+        self._events_version = astream_events_version
+        self.models = create_request_models(self.namespace, *self.schemas.docs_models())
+
+    @property
+    def feedback_enabled(self) -> bool:
+        return "feedback" in self.endpoints and self.feedback.available
+
+    # --- the request pipeline ------------------------------------------------------
+
+    async def _read_body(self, request: Request) -> Any:
+        check_content_type(request.headers.get("content-type"))
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_size:
+            raise PayloadTooLarge(self.max_body_size)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body_size:
+                raise PayloadTooLarge(self.max_body_size)
+        return parse_json(body, self.max_body_size)
+
+    async def _prepare(
+        self,
+        request: Request,
+        endpoint: str,
+        config_hash: str,
+        server_config: RunnableConfig | None,
+    ) -> tuple[InvokeBody, Any, RunnableConfig]:
+        body = parse_invoke_body(await self._read_body(request), endpoint)
+        client_config = self.config.client_config(body.config, config_hash)
+        value = self.schemas.validate_input(body.input, client_config, ("input",))
+        config = await self.config.finish(client_config, request, server_config)
+        return body, value, config
+
+    def _failure(self, exc: BaseException, run_id: Any) -> RunnableFailed:
+        mapped = self.error_mapper(exc) if self.error_mapper is not None else None
+        if mapped is not None:
+            logger.warning(
+                "Run %s of %s failed: %s -> %s",
+                run_id,
+                self.run_name,
+                type(exc).__name__,
+                mapped.status_code,
+            )
+            return mapped
+        if isinstance(exc, TypeError) and "not JSON serializable" in str(exc):
+            logger.error(
+                "Run %s of %s returned output that cannot be serialized",
+                run_id,
+                self.run_name,
+                exc_info=exc,
+            )
+        else:
+            logger.error("Run %s of %s failed", run_id, self.run_name, exc_info=exc)
+        message = (
+            f"{type(exc).__name__}: {exc}"
+            if self.expose_error_messages
+            else "Internal Server Error"
+        )
+        return RunnableFailed(500, message)
+
+    def _raise_failure(self, exc: Exception, run_id: Any) -> RunnableFailed:
+        failure = self._failure(exc, run_id)
+        failure.run_id = str(run_id)  # type: ignore[attr-defined]
+        return failure
+
+    def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
+        if not (self.include_callback_events and wanted):
+            return None
+        from langserve_like.callbacks import EventAggregator
+
+        aggregator = EventAggregator()
+        config["callbacks"] = [aggregator]
+        return aggregator
+
+    # --- endpoints -----------------------------------------------------------------
+
+    @_translated
+    async def invoke(
+        self,
+        request: Request,
+        *,
+        config_hash: str = "",
+        server_config: RunnableConfig | None = None,
+    ) -> Response:
+        _, value, config = await self._prepare(request, "invoke", config_hash, server_config)
+        run_id = config["run_id"]
+        aggregator = self._aggregator(config)
+        try:
+            output = await _cancel_on_disconnect(request, self.runnable.ainvoke(value, config))
+            result: dict[str, Any] = {
+                "output": output,
+                "metadata": {
+                    "run_id": str(run_id),
+                    "feedback_tokens": await self.feedback.tokens(run_id),
+                },
+            }
+            if aggregator is not None:
+                result["callback_events"] = aggregator.events
+            return json_response(self.serializer.dumps(result))
+        except (ClientDisconnected, RequestError):
+            raise
+        except Exception as exc:
+            raise self._raise_failure(exc, run_id) from exc
+
+    @_translated
+    async def batch(
+        self,
+        request: Request,
+        *,
+        config_hash: str = "",
+        server_config: RunnableConfig | None = None,
+    ) -> Response:
+        body = parse_batch_body(await self._read_body(request), self.max_batch_size)
+        count = len(body.inputs)
+        item_configs = body.config if isinstance(body.config, list) else [body.config] * count
+        client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
+        values = [
+            self.schemas.validate_input(v, c, ("inputs", i))
+            for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
+        ]
+        configs = [
+            await self.config.finish(dict(c), request, server_config) for c in client_configs
+        ]
+        aggregators = [self._aggregator(c) for c in configs]
+        run_ids = [str(c["run_id"]) for c in configs]
+        try:
+            outputs = (
+                await _cancel_on_disconnect(request, self.runnable.abatch(values, configs))
+                if count
+                else []
+            )
+            responses = [
+                {"run_id": r, "feedback_tokens": await self.feedback.tokens(r)} for r in run_ids
+            ]
+            result: dict[str, Any] = {
+                "output": outputs,
+                "metadata": {"responses": responses, "run_ids": run_ids},
+            }
+            if self.include_callback_events:
+                result["callback_events"] = [a.events for a in aggregators]
+            return json_response(self.serializer.dumps(result))
+        except (ClientDisconnected, RequestError):
+            raise
+        except Exception as exc:
+            raise self._raise_failure(exc, ",".join(run_ids)) from exc
+
+    async def _streaming(
+        self,
+        kind: StreamKind,
+        request: Request,
+        config_hash: str,
+        server_config: RunnableConfig | None,
+    ) -> Response:
+        body, value, config = await self._prepare(request, kind, config_hash, server_config)
+        run_id = config["run_id"]
+        aggregator = self._aggregator(config, body.callback_events)
+        source, encode = self._source(kind, value, config, body.filters or {})
+        try:
+            first = await _cancel_on_disconnect(request, anext(source, _DONE))
+        except ClientDisconnected:
+            await source.aclose()
+            raise
+        except Exception as exc:
+            # Nothing was sent yet, so the failure can still be a real HTTP status.
+            await source.aclose()
+            raise self._raise_failure(exc, run_id) from exc
+        return EventStreamResponse(self._frames(source, first, encode, str(run_id), aggregator))
+
+    def _source(
+        self,
+        kind: StreamKind,
+        value: Any,
+        config: RunnableConfig,
+        filters: dict[str, Any],
+    ) -> tuple[AsyncGenerator[Any, None], Callable[[Any], bytes | None]]:
+        """The one place that differs between the three streaming endpoints."""
+        dumps = self.serializer.dumps
+        if kind == "stream":
+            return _agen(self.runnable.astream(value, config)), dumps
+        if kind == "stream_log":
+            if self._allow_list is not None:
+                asked = filters.get("include_names")
+                filters = {
+                    **filters,
+                    "include_names": [
+                        n for n in (asked or self._allow_list) if n in self._allow_list
+                    ],
+                }
+            log = self.runnable.astream_log(value, config, diff=True, **filters)
+            return _agen(log), lambda patch: dumps({"ops": patch.ops})
+        root_id = str(config["run_id"])
+        allow = self._allow_list
+
+        def encode_event_dict(event: Any) -> bytes | None:
+            if (
+                allow is not None
+                and event.get("run_id") != root_id
+                and event.get("name") not in allow
+            ):
+                return None
+            metadata = event.get("metadata")
+            if metadata and any(key.startswith("__") for key in metadata):
+                event = {
+                    **event,
+                    "metadata": {k: v for k, v in metadata.items() if not k.startswith("__")},
+                }
+            return dumps(event)
+
+        events = self.runnable.astream_events(
+            value, config, version=self._events_version, **filters
+        )
+        return _agen(events), encode_event_dict
+
+    async def _frames(
+        self,
+        source: AsyncGenerator[Any, None],
+        first: Any,
+        encode: Callable[[Any], bytes | None],
+        run_id: str,
+        aggregator: Any,
+    ) -> AsyncIterator[bytes]:
+        """metadata, data*, end — or metadata, data*, error. Shared by all three streams."""
+        yield encode_event(METADATA, orjson.dumps({"run_id": run_id}))
+        item = first
+        try:
+            while item is not _DONE:
+                payload = encode(item)
+                if payload is not None:
+                    yield encode_event(DATA, payload)
+                if aggregator is not None and aggregator.events:
+                    for event in aggregator.events:
+                        yield encode_event(CALLBACK, self.serializer.dumps(event))
+                    aggregator.events.clear()
+                item = await anext(source, _DONE)
+        except Exception as exc:
+            failure = self._failure(exc, run_id)
+            error = {
+                "status_code": failure.status_code,
+                "message": failure.message,
+                "run_id": run_id,
+            }
+            yield encode_event(ERROR, orjson.dumps(error))
+            return
+        finally:
+            await source.aclose()
+        if aggregator is not None and aggregator.events:
+            for event in aggregator.events:
+                yield encode_event(CALLBACK, self.serializer.dumps(event))
+        yield encode_event(END)
+
+    @_translated
+    async def stream(
+        self,
+        request: Request,
+        *,
+        config_hash: str = "",
+        server_config: RunnableConfig | None = None,
+    ) -> Response:
+        return await self._streaming("stream", request, config_hash, server_config)
+
+    @_translated
+    async def stream_log(
+        self,
+        request: Request,
+        *,
+        config_hash: str = "",
+        server_config: RunnableConfig | None = None,
+    ) -> Response:
+        return await self._streaming("stream_log", request, config_hash, server_config)
+
+    @_translated
+    async def stream_events(
+        self,
+        request: Request,
+        *,
+        config_hash: str = "",
+        server_config: RunnableConfig | None = None,
+    ) -> Response:
+        return await self._streaming("stream_events", request, config_hash, server_config)
+
+    astream_events = stream_events  # LangServe's name for the same endpoint
+
+    async def _schema(self, which: str, request: Request, config_hash: str) -> Response:
+        query_config = request.query_params.get("config")
+        body: dict[str, Any] | None = None
+        if query_config:
+            try:
+                body = orjson.loads(query_config)
+            except orjson.JSONDecodeError:
+                body = None
+            if not isinstance(body, dict):
+                raise RequestError(
+                    422,
+                    [
+                        {
+                            "type": "dict_type",
+                            "loc": ["query", "config"],
+                            "msg": "config must be a JSON object",
+                        }
+                    ],
+                )
+        config = self.config.client_config(body, config_hash)
+        return json_response(orjson.dumps(self.schemas.json_schema(which, config)))
+
+    @_translated
+    async def input_schema(self, request: Request, *, config_hash: str = "") -> Response:
+        return await self._schema("input", request, config_hash)
+
+    @_translated
+    async def output_schema(self, request: Request, *, config_hash: str = "") -> Response:
+        return await self._schema("output", request, config_hash)
+
+    @_translated
+    async def config_schema(self, request: Request, *, config_hash: str = "") -> Response:
+        return await self._schema("config", request, config_hash)
+
+    @_translated
+    async def playground(
+        self, file_path: str, request: Request, *, config_hash: str = ""
+    ) -> Response:
+        from langserve_like.playground import playground_response
+
+        if config_hash:
+            self.config.from_hash(config_hash)  # a bad hash is a 400, as on the other endpoints
+        return await playground_response(self, request, file_path, config_hash)
+
+    # --- feedback ------------------------------------------------------------------
+
+    @_translated
+    async def create_feedback(self, feedback: Feedback) -> Response:
+        return json_response(orjson.dumps(await self.feedback.create(feedback)))
+
+    @_translated
+    async def check_feedback_enabled(self) -> Response:
+        self.feedback.require_available()
+        return Response(status_code=200)
+
+    @_translated
+    async def create_feedback_from_token(self, body: feedback_module.TokenFeedback) -> Response:
+        await self.feedback.create_from_token(body)
+        return json_response(b"null")
+
+    @_translated
+    async def create_public_trace_link(self, body: feedback_module.TraceLinkRequest) -> Response:
+        return json_response(
+            orjson.dumps({"public_url": await self.feedback.share_run(body.run_id)})
+        )
+
+    @_translated
+    async def check_public_trace_link_enabled(self) -> Response:
+        self.feedback.require_langsmith("public trace link")
+        return Response(status_code=200)

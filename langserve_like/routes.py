@@ -1,0 +1,347 @@
+"""`add_routes`: mount a runnable's endpoints on a FastAPI app or APIRouter.
+
+The endpoints are described once, in `ENDPOINTS`, and registered in a loop, at
+`path` and (for LangServe's share links) at `path/c/{config_hash}`. Each real route
+takes the raw request and hands it to `APIHandler`, which parses and validates the
+body itself (faster than a FastAPI body model, with LangServe's error shapes). So
+that `/docs` still shows typed bodies, each POST endpoint also gets a documentation
+route with the typed model that never matches a request.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the
+# endpoint functions built below at runtime.
+
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.params import Depends
+from fastapi.routing import APIRoute
+from langchain_core.runnables import Runnable
+from starlette.routing import Match
+from starlette.types import Scope
+
+from langserve_like.config import PerRequestConfigModifier
+from langserve_like.feedback import (
+    FeedbackSink,
+    TokenFeedback,
+    TokenFeedbackConfig,
+    TraceLinkRequest,
+)
+from langserve_like.handler import (
+    CORE_ENDPOINTS,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_BODY_SIZE,
+    APIHandler,
+    ErrorMapper,
+)
+from langserve_like.protocol import KNOWN_ENDPOINTS, EndpointName, Feedback
+from langserve_like.serialization import Serializer
+
+__all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
+
+_Handler = Callable[..., Coroutine[Any, Any, Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row of the endpoint table. `name` is the URL segment and the handler method."""
+
+    name: str
+    method: Literal["GET", "POST"]
+    summary: str
+    request_model: str | None = None  # attribute of `APIHandler.models`, for /docs
+    response_model: str | None = None
+
+
+_SSE_DOC = {
+    200: {
+        "description": "Server-Sent Events: metadata, data*, then end or error",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+ENDPOINTS = (
+    Endpoint(
+        "invoke",
+        "POST",
+        "Invoke the runnable on one input",
+        "invoke_request",
+        "invoke_response",
+    ),
+    Endpoint(
+        "batch",
+        "POST",
+        "Invoke the runnable on a list of inputs",
+        "batch_request",
+        "batch_response",
+    ),
+    Endpoint("stream", "POST", "Stream the runnable's output chunks", "stream_request"),
+    Endpoint(
+        "stream_log",
+        "POST",
+        "Stream the run log as JSON Patch operations",
+        "stream_log_request",
+    ),
+    Endpoint("stream_events", "POST", "Stream the run's events", "stream_events_request"),
+    Endpoint("input_schema", "GET", "The JSON schema of the input"),
+    Endpoint("output_schema", "GET", "The JSON schema of the output"),
+    Endpoint("config_schema", "GET", "The JSON schema of the config"),
+)
+
+
+class _DocsOnlyRoute(APIRoute):
+    """Puts a typed request body into /openapi.json; never matches a request."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return Match.NONE, {}
+
+
+def _real_endpoint(method: _Handler) -> _Handler:
+    async def endpoint(request: Request) -> Response:
+        return await method(request, config_hash=request.path_params.get("config_hash", ""))
+
+    return endpoint
+
+
+def _docs_endpoint(model: Any, with_hash: bool) -> Callable[..., Any]:
+    if with_hash:
+
+        async def documented_with_hash(config_hash: str, body: model) -> None:
+            raise AssertionError("documentation route, never matched")
+
+        return documented_with_hash
+
+    async def documented(body: model) -> None:
+        raise AssertionError("documentation route, never matched")
+
+    return documented
+
+
+def _playground_endpoint(handler: APIHandler) -> _Handler:
+    async def playground(request: Request) -> Response:
+        params = request.path_params
+        return await handler.playground(
+            params.get("file_path", ""),
+            request,
+            config_hash=params.get("config_hash", ""),
+        )
+
+    return playground
+
+
+def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depends]) -> None:
+    bases = [("", False)]
+    if "config_hashes" in handler.endpoints:
+        bases.append(("/c/{config_hash}", True))
+    tag = path.strip("/") or "default"
+
+    for base, with_hash in bases:
+        for endpoint in ENDPOINTS:
+            if endpoint.name in handler.endpoints:
+                router.add_api_route(
+                    f"{path}{base}/{endpoint.name}",
+                    _real_endpoint(getattr(handler, endpoint.name)),
+                    methods=[endpoint.method],
+                    name=f"{path} {endpoint.name}{' with config' if with_hash else ''}",
+                    summary=endpoint.summary,
+                    tags=[f"{tag}/config" if with_hash else tag],
+                    dependencies=deps,
+                    include_in_schema=endpoint.method == "GET",
+                )
+        if "playground" in handler.endpoints:
+            router.add_api_route(
+                f"{path}{base}/playground/{{file_path:path}}",
+                _playground_endpoint(handler),
+                methods=["GET", "HEAD"],
+                dependencies=deps,
+                include_in_schema=False,
+            )
+
+    _register_feedback(router, handler, path, tag, deps)
+
+    for base, with_hash in bases:
+        for endpoint in ENDPOINTS:
+            if endpoint.name in handler.endpoints and endpoint.request_model:
+                response_model = (
+                    getattr(handler.models, endpoint.response_model)
+                    if endpoint.response_model
+                    else None
+                )
+                router.add_api_route(
+                    f"{path}{base}/{endpoint.name}",
+                    _docs_endpoint(getattr(handler.models, endpoint.request_model), with_hash),
+                    methods=[endpoint.method],
+                    name=f"{path} {endpoint.name}{' with config' if with_hash else ''}",
+                    summary=endpoint.summary,
+                    tags=[f"{tag}/config" if with_hash else tag],
+                    dependencies=deps,
+                    response_model=response_model,
+                    responses=None if response_model else _SSE_DOC,  # type: ignore[arg-type]
+                    route_class_override=_DocsOnlyRoute,
+                )
+
+
+def _register_feedback(
+    router: APIRouter, handler: APIHandler, path: str, tag: str, deps: list[Depends]
+) -> None:
+    if "feedback" in handler.endpoints:
+
+        async def create_feedback(feedback: Feedback) -> Response:
+            return await handler.create_feedback(feedback)
+
+        async def check_feedback() -> Response:
+            return await handler.check_feedback_enabled()
+
+        router.add_api_route(
+            f"{path}/feedback",
+            create_feedback,
+            methods=["POST"],
+            tags=[tag],
+            dependencies=deps,
+        )
+        router.add_api_route(
+            f"{path}/feedback",
+            check_feedback,
+            methods=["HEAD"],
+            tags=[tag],
+            dependencies=deps,
+        )
+    if "token_feedback" in handler.endpoints:
+
+        async def token_feedback(body: TokenFeedback) -> Response:
+            return await handler.create_feedback_from_token(body)
+
+        router.add_api_route(
+            f"{path}/token_feedback",
+            token_feedback,
+            methods=["POST"],
+            tags=[tag],
+            dependencies=deps,
+        )
+    if "public_trace_link" in handler.endpoints:
+
+        async def trace_link(body: TraceLinkRequest) -> Response:
+            return await handler.create_public_trace_link(body)
+
+        async def check_trace_link() -> Response:
+            return await handler.check_public_trace_link_enabled()
+
+        router.add_api_route(
+            f"{path}/public_trace_link",
+            trace_link,
+            methods=["PUT"],
+            tags=[tag],
+            dependencies=deps,
+        )
+        router.add_api_route(
+            f"{path}/public_trace_link",
+            check_trace_link,
+            methods=["HEAD"],
+            tags=[tag],
+            dependencies=deps,
+        )
+
+
+def _select_endpoints(
+    enabled: Sequence[str] | None, disabled: Sequence[str] | None
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(core endpoints to mount, optional endpoints named in enabled_endpoints)."""
+    if enabled is not None and disabled is not None:
+        raise ValueError("Pass enabled_endpoints or disabled_endpoints, not both")
+    names = frozenset(n.lower() for n in (enabled if enabled is not None else disabled or ()))
+    unknown = names - KNOWN_ENDPOINTS
+    if unknown:
+        raise ValueError(
+            f"Unknown endpoint names {sorted(unknown)}; known: {sorted(KNOWN_ENDPOINTS)}"
+        )
+    if enabled is not None:
+        return names & CORE_ENDPOINTS, names - CORE_ENDPOINTS
+    return CORE_ENDPOINTS - names, frozenset()
+
+
+def add_routes(
+    app: FastAPI | APIRouter,
+    runnable: Runnable[Any, Any],
+    path: str = "",
+    *,
+    input_type: Any = "auto",
+    output_type: Any = "auto",
+    config_keys: Sequence[str] = ("configurable",),
+    include_callback_events: bool = False,
+    per_req_config_modifier: PerRequestConfigModifier | None = None,
+    enable_feedback_endpoint: bool = False,
+    token_feedback_config: TokenFeedbackConfig | None = None,
+    enable_public_trace_link_endpoint: bool = False,
+    disabled_endpoints: Sequence[EndpointName] | None = None,
+    stream_log_name_allow_list: Sequence[str] | None = None,
+    enabled_endpoints: Sequence[EndpointName] | None = None,
+    dependencies: Sequence[Depends] | None = None,
+    playground_type: Literal["default", "chat"] = "default",
+    astream_events_version: Literal["v1", "v2"] = "v2",
+    serializer: Serializer | None = None,
+    feedback_sink: FeedbackSink | None = None,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    error_mapper: ErrorMapper | None = None,
+    expose_error_messages: bool = False,
+) -> APIHandler:
+    """Serve `runnable` under `path`: invoke, batch, stream, stream_log,
+    stream_events, input_schema, output_schema, config_schema and playground/,
+    each also under `path/c/{config_hash}/`. Returns the `APIHandler` behind them.
+
+    The options are LangServe's (see the README's table), plus `feedback_sink`,
+    `max_body_size` (413 above it), `max_batch_size` (422 above it),
+    `error_mapper` (exception -> status) and `expose_error_messages`.
+    """
+    if not isinstance(runnable, Runnable):
+        raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
+    if path and not path.startswith("/"):
+        raise ValueError(f"path must be empty or start with '/', got {path!r}")
+    path = path.rstrip("/")
+    core, optional = _select_endpoints(enabled_endpoints, disabled_endpoints)
+    switched_off = frozenset(disabled_endpoints or ())
+    if "token_feedback" in optional and token_feedback_config is None:
+        raise ValueError(
+            "enabled_endpoints lists token_feedback but no token_feedback_config was given"
+        )
+    prefix = app.prefix if isinstance(app, APIRouter) else ""
+    invoke_path = f"{prefix}{path}/invoke"
+    if any(getattr(route, "path", None) == invoke_path for route in app.routes):
+        raise ValueError(f"A runnable is already served at {prefix + path or '/'!r} on this app")
+
+    handler = APIHandler(
+        runnable,
+        path=path,
+        prefix=prefix,
+        input_type=input_type,
+        output_type=output_type,
+        config_keys=config_keys,
+        include_callback_events=include_callback_events,
+        enable_feedback_endpoint=(enable_feedback_endpoint or "feedback" in optional)
+        and "feedback" not in switched_off,
+        token_feedback_config=None if "token_feedback" in switched_off else token_feedback_config,
+        enable_public_trace_link_endpoint=(
+            enable_public_trace_link_endpoint or "public_trace_link" in optional
+        )
+        and "public_trace_link" not in switched_off,
+        per_req_config_modifier=per_req_config_modifier,
+        stream_log_name_allow_list=stream_log_name_allow_list,
+        playground_type=playground_type,
+        astream_events_version=astream_events_version,
+        serializer=serializer,
+        feedback_sink=None if "feedback" in switched_off else feedback_sink,
+        max_body_size=max_body_size,
+        max_batch_size=max_batch_size,
+        error_mapper=error_mapper,
+        expose_error_messages=expose_error_messages,
+        endpoints=core,
+    )
+    _register(
+        app.router if isinstance(app, FastAPI) else app,
+        handler,
+        path,
+        list(dependencies or ()),
+    )
+    return handler
