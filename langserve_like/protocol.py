@@ -120,12 +120,21 @@ def _check_object(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return body
 
 
+# LangChain.js streamEvents always sends `{"version": "v1"|"v2"}`; the event
+# schema is fixed server-side (`astream_events_version`), as it was in LangServe.
+_IGNORED_KWARGS = frozenset({"version"})
+
+
 def _check_kwargs(body: dict[str, Any]) -> None:
     # LangServe accepted and silently ignored `kwargs`; clients send `{}` (or a
-    # list of them from LangChain.js batch). Anything non-empty would be ignored,
+    # list of them from LangChain.js batch). Anything else would be ignored,
     # so say so instead.
     kwargs = body.get("kwargs")
-    if kwargs is None or kwargs == {} or (isinstance(kwargs, list) and not any(kwargs)):
+    items = kwargs if isinstance(kwargs, list) else [kwargs]
+    if all(
+        item is None or (isinstance(item, dict) and item.keys() <= _IGNORED_KWARGS)
+        for item in items
+    ):
         return
     raise _reject(("kwargs",), "kwargs are not supported; pass options in `config`")
 
