@@ -19,7 +19,5 @@ def our_url() -> Iterator[str]:
 def langserve_url() -> Iterator[str]:
     """Base URL of the same zoo served by the real LangServe 0.3.3."""
     require_installed(LANGSERVE_PYTHON, "LangServe 0.3.3 virtualenv")
-    with run_uvicorn(
-        "tests.compat.langserve_zoo:app", python=str(LANGSERVE_PYTHON)
-    ) as url:
+    with run_uvicorn("tests.compat.langserve_zoo:app", python=str(LANGSERVE_PYTHON)) as url:
         yield url

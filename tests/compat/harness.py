@@ -37,9 +37,7 @@ def require_installed(path: Path, what: str) -> None:
 
 def run_probe(cmd: list[str], *, cwd: Path = ROOT) -> dict[str, Any]:
     """Run a probe script and parse the JSON document it prints."""
-    proc = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, timeout=PROBE_TIMEOUT
-    )
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
     assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
@@ -48,23 +46,37 @@ def run_probe(cmd: list[str], *, cwd: Path = ROOT) -> dict[str, Any]:
 def normalize(value: Any) -> Any:
     """Mask what legitimately differs between two servers answering the same call.
 
-    Run ids, message ids and timestamps are fresh per request, ports differ, and
+    Run ids, message ids and timestamps are fresh per request, ports differ,
     internal `__*` metadata (LangServe leaks it into stream_log, protocol.md §13.4)
-    is not part of the contract.
+    is not part of the contract, nor is the type tag of a ChatPromptValue.
     """
     if isinstance(value, str):
         value = _UUID.sub("<uuid>", value)
         value = _TIMESTAMP.sub("<time>", value)
         return _LOOPBACK.sub("<host>", value)
     if isinstance(value, dict):
-        return {
+        view = {
             key: normalize(item)
             for key, item in value.items()
             if key == "__class__" or not key.startswith("__")
         }
+        if "messages" in view and view.get("type") == "ChatPromptValue":
+            # Deliberate: we tag ChatPromptValue so it can be decoded; LangServe
+            # dumps it untagged. Both clients ignore the extra key.
+            del view["type"]
+        return view
     if isinstance(value, list):
         return [normalize(item) for item in value]
     return value
+
+
+STREAM_ERROR = {"status_code": 500, "message": "Internal Server Error"}
+
+
+def stream_error(data: str) -> dict[str, Any]:
+    """The SSE `error` payload minus extras (we add the run id; LangServe does not)."""
+    payload = json.loads(data)
+    return {key: payload.get(key) for key in STREAM_ERROR}
 
 
 def comparable(answer: dict[str, Any], *, unordered: bool = False) -> dict[str, Any]:
@@ -76,11 +88,7 @@ def comparable(answer: dict[str, Any], *, unordered: bool = False) -> dict[str, 
     """
     view = normalize(answer)
     if "error" in view:
-        view["error"] = {
-            k: v for k, v in view["error"].items() if k in ("class", "status_code")
-        }
+        view["error"] = {k: v for k, v in view["error"].items() if k in ("class", "status_code")}
     if unordered and "chunks" in view:
-        view["chunks"] = sorted(
-            view["chunks"], key=lambda c: json.dumps(c, sort_keys=True)
-        )
+        view["chunks"] = sorted(view["chunks"], key=lambda c: json.dumps(c, sort_keys=True))
     return view

@@ -115,9 +115,7 @@ async def probe(base: str) -> dict[str, Any]:
     out["add_one.abatch"] = await async_call(lambda: r("/add_one").abatch([3, 4]))
     out["add_one.stream"] = sync_stream(lambda: r("/add_one").stream(1))
     out["add_one.astream"] = await async_stream(lambda: r("/add_one").astream(1))
-    out["add_one.astream_log"] = await async_stream(
-        lambda: r("/add_one").astream_log(1)
-    )
+    out["add_one.astream_log"] = await async_stream(lambda: r("/add_one").astream_log(1))
     out["add_one.astream_events"] = await async_stream(
         lambda: r("/add_one").astream_events(1, version="v2")
     )
@@ -133,14 +131,10 @@ async def probe(base: str) -> dict[str, Any]:
     )
 
     out["chat_str.invoke"] = sync_call(lambda: r("/chat_str").invoke(topic))
-    out["chat_str.abatch"] = await async_call(
-        lambda: r("/chat_str").abatch([topic, topic])
-    )
+    out["chat_str.abatch"] = await async_call(lambda: r("/chat_str").abatch([topic, topic]))
     out["chat_str.astream"] = await async_stream(lambda: r("/chat_str").astream(topic))
     out["chat_str.astream_log"] = await async_stream(
-        lambda: r("/chat_str").astream_log(
-            topic, include_names=["GenericFakeChatModel"]
-        )
+        lambda: r("/chat_str").astream_log(topic, include_names=["GenericFakeChatModel"])
     )
 
     out["docs.invoke"] = sync_call(lambda: r("/docs").invoke("llamas"))
@@ -150,9 +144,7 @@ async def probe(base: str) -> dict[str, Any]:
     out["parallel.astream"] = await async_stream(lambda: r("/parallel").astream(5))
 
     yo = {"configurable": {"template": "Yo {who}"}}
-    out["configurable.invoke"] = sync_call(
-        lambda: r("/configurable").invoke({"name": "Ann"})
-    )
+    out["configurable.invoke"] = sync_call(lambda: r("/configurable").invoke({"name": "Ann"}))
     out["configurable.invoke_configured"] = sync_call(
         lambda: r("/configurable").invoke({"who": "Bo"}, config=yo)  # type: ignore[arg-type]
     )

@@ -64,12 +64,8 @@ def chat_model() -> GenericFakeChatModel:
 
 def routes() -> dict[str, Runnable]:  # type: ignore[type-arg]
     """Path -> runnable, mounted at the app root (the router route is separate)."""
-    prompt = ChatPromptTemplate.from_messages(
-        [("human", "tell me a joke about {topic}")]
-    )
-    configurable_prompt = PromptTemplate.from_template(
-        "Hello {name}!"
-    ).configurable_fields(
+    prompt = ChatPromptTemplate.from_messages([("human", "tell me a joke about {topic}")])
+    configurable_prompt = PromptTemplate.from_template("Hello {name}!").configurable_fields(
         template=ConfigurableField(
             id="template", name="Template", description="The prompt template"
         )
