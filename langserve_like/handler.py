@@ -130,8 +130,12 @@ def _translated(method: _Method) -> _Method:
 
 
 async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
-    """Await `work`, cancelling it if the client disconnects first (LangServe kept running)."""
-    result: Any = _DONE
+    """Await `work`, cancelling it if the client disconnects first.
+
+    LangServe let an abandoned /invoke run to the end, spending tokens nobody reads.
+    The work's own exception is re-raised as it is (not inside an ExceptionGroup).
+    """
+    outcome: dict[str, Any] = {}
 
     async def watch(scope: anyio.CancelScope) -> None:
         while (await request.receive())["type"] != "http.disconnect":
@@ -140,11 +144,16 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
 
     async with anyio.create_task_group() as group:
         group.start_soon(watch, group.cancel_scope)
-        result = await work
+        try:
+            outcome["value"] = await work
+        except Exception as exc:
+            outcome["error"] = exc
         group.cancel_scope.cancel()
-    if result is _DONE:
+    if "error" in outcome:
+        raise outcome["error"]
+    if "value" not in outcome:
         raise ClientDisconnected
-    return result  # type: ignore[no-any-return]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 def _agen(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:

@@ -1,0 +1,160 @@
+import logging
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from langchain_core.runnables import RunnableLambda
+
+from langserve_like import add_routes
+from tests import runnables
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(runnables.add_one), path="/add_one")
+    add_routes(app, runnables.joke_chain(), path="/chat")
+    add_routes(app, RunnableLambda(runnables.find_docs), path="/docs_route")
+    add_routes(app, RunnableLambda(runnables.fail), path="/fail")
+    add_routes(app, RunnableLambda(runnables.fail), path="/fail_open", expose_error_messages=True)
+    add_routes(app, RunnableLambda(lambda x: object()), path="/unserializable")
+    return TestClient(app)
+
+
+def test_invoke_returns_output_and_run_id(client: TestClient) -> None:
+    response = client.post("/add_one/invoke", json={"input": 1})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["output"] == 2
+    assert len(body["metadata"]["run_id"]) == 36
+    assert body["metadata"]["feedback_tokens"] == []
+    assert "callback_events" not in body
+
+
+def test_invoke_run_ids_are_fresh_per_request(client: TestClient) -> None:
+    first = client.post("/add_one/invoke", json={"input": 1}).json()["metadata"]["run_id"]
+    second = client.post("/add_one/invoke", json={"input": 1}).json()["metadata"]["run_id"]
+    assert first != second
+
+
+def test_invoke_serializes_messages_with_type_tags(client: TestClient) -> None:
+    output = client.post("/chat/invoke", json={"input": {"topic": "cats"}}).json()["output"]
+    assert output["type"] == "ai"
+    assert output["content"] == "hello world this is a joke"
+    assert output["tool_calls"] == []
+
+
+def test_invoke_serializes_documents(client: TestClient) -> None:
+    output = client.post("/docs_route/invoke", json={"input": "llamas"}).json()["output"]
+    assert output[0] == {
+        "id": None,
+        "metadata": {"rank": 1},
+        "page_content": "first doc about llamas",
+        "type": "Document",
+    }
+
+
+def test_invoke_accepts_lax_input_like_langserve(client: TestClient) -> None:
+    assert client.post("/add_one/invoke", json={"input": "41"}).json()["output"] == 42
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 422, "body"),
+        (b"", 422, "body"),
+        (b"[1, 2]", 422, None),
+        (b'{"inpt": 1}', 422, "inpt"),
+        (b'{"config": {}}', 422, "input"),
+        (b'{"input": "x"}', 422, "input"),
+        (b'{"input": 1, "config": null}', 422, "config"),
+        (b'{"input": 1, "config": "abc"}', 422, "config"),
+        (b'{"input": 1, "kwargs": {"stop": ["x"]}}', 422, "kwargs"),
+    ],
+    ids=[
+        "malformed-json",
+        "empty-body",
+        "not-an-object",
+        "unknown-key",
+        "missing-input",
+        "wrong-input-type",
+        "config-null",
+        "config-string",
+        "kwargs-ignored",
+    ],
+)
+def test_invoke_rejects_bad_requests_with_a_4xx_naming_the_field(
+    client: TestClient, body: bytes, status: int, field: str | None
+) -> None:
+    response = client.post(
+        "/add_one/invoke", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    if field is not None:
+        assert detail[0]["loc"][0] == field
+        assert detail[0]["msg"]
+    else:
+        assert detail
+
+
+def test_invoke_rejects_a_non_json_content_type(client: TestClient) -> None:
+    response = client.post(
+        "/add_one/invoke", content=b"<input>1</input>", headers={"content-type": "application/xml"}
+    )
+    assert response.status_code == 415
+    assert "Content-Type" in response.json()["detail"]
+
+
+def test_invoke_accepts_curl_default_content_type(client: TestClient) -> None:
+    # `curl -d '{"input": 1}'` sends application/x-www-form-urlencoded; LangServe accepted it.
+    response = client.post(
+        "/add_one/invoke",
+        content=b'{"input": 1}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.json()["output"] == 2
+
+
+def test_invoke_failure_is_a_500_without_the_exception_text(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="langserve_like"):
+        response = client.post("/fail/invoke", json={"input": 1})
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == "Internal Server Error"
+    assert len(body["run_id"]) == 36
+    assert "secret" not in response.text
+    assert "secret database password" in caplog.text  # the traceback goes to the log
+
+
+def test_invoke_failure_message_shown_when_the_app_opts_in(client: TestClient) -> None:
+    response = client.post("/fail_open/invoke", json={"input": 1})
+    assert response.status_code == 500
+    assert response.json()["detail"] == "ValueError: secret database password in this message"
+
+
+def test_invoke_server_keeps_serving_after_a_failure(client: TestClient) -> None:
+    assert client.post("/fail/invoke", json={"input": 1}).status_code == 500
+    assert client.post("/add_one/invoke", json={"input": 1}).json()["output"] == 2
+
+
+def test_invoke_unserializable_output_is_a_clear_500(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="langserve_like"):
+        response = client.post("/unserializable/invoke", json={"input": 1})
+    assert response.status_code == 500
+    assert response.json()["detail"] == "Internal Server Error"
+    assert "cannot be serialized" in caplog.text
+    assert "object is not JSON serializable" in caplog.text
+
+
+def test_invoke_body_over_the_limit_is_413() -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(runnables.add_one), path="/small", max_body_size=100)
+    client = TestClient(app)
+    response = client.post("/small/invoke", json={"input": 1, "config": {"tags": ["x" * 200]}})
+    assert response.status_code == 413
+    assert "100 bytes" in response.json()["detail"]
