@@ -544,7 +544,9 @@ class APIHandler:
                         }
                     ],
                 )
-        config = self.config.client_config(body, config_hash)
+        # The per-request modifier runs here too (LangServe skipped it, bug 5), so
+        # config-based auth and tenancy also cover the schemas.
+        config = await self.config.finish(self.config.client_config(body, config_hash), request)
         return json_response(orjson.dumps(self.schemas.json_schema(which, config)))
 
     @_translated
@@ -565,8 +567,9 @@ class APIHandler:
     ) -> Response:
         from langserve_like.playground import playground_response
 
-        if config_hash:
-            self.config.from_hash(config_hash)  # a bad hash is a 400, as on the other endpoints
+        # A bad hash is a 400 as elsewhere; the modifier runs so that config-based
+        # auth covers the page too (LangServe skipped it, bug 5).
+        await self.config.finish(self.config.client_config(None, config_hash), request)
         return await playground_response(self, request, file_path, config_hash)
 
     # --- feedback ------------------------------------------------------------------

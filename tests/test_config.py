@@ -1,0 +1,183 @@
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.testclient import TestClient
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+from langserve_like import add_routes
+from langserve_like.config import MAX_CONFIG_HASH_LENGTH, decode_config_hash, encode_config_hash
+from langserve_like.exceptions import RequestError
+from tests import runnables
+
+YO = {"configurable": {"template": "Yo {who}"}}
+
+
+def echo_config(x: Any, config: RunnableConfig) -> dict[str, Any]:
+    return {
+        "tags": config.get("tags", []),
+        "metadata": {
+            k: v for k, v in config.get("metadata", {}).items() if not k.startswith("ls_")
+        },
+        "recursion_limit": config.get("recursion_limit"),
+        "run_name": config.get("run_name"),
+        "user": config.get("configurable", {}).get("user"),
+    }
+
+
+def add_user(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    user = request.headers.get("x-user")
+    if user is None:
+        raise HTTPException(status_code=401, detail="who are you?")
+    return {
+        **config,
+        "tags": [*config.get("tags", []), f"user:{user}"],
+        "configurable": {**config.get("configurable", {}), "user": user},
+    }
+
+
+async def add_user_async(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    return add_user(config, request)
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    app = FastAPI()
+    add_routes(app, runnables.configurable_prompt(), path="/prompt")
+    add_routes(app, runnables.configurable_prompt(), path="/locked", config_keys=())
+    add_routes(app, RunnableLambda(echo_config), path="/echo", config_keys=["configurable", "tags"])
+    add_routes(app, RunnableLambda(echo_config), path="/defaults")
+    add_routes(app, RunnableLambda(echo_config), path="/mod", per_req_config_modifier=add_user)
+    add_routes(
+        app, RunnableLambda(echo_config), path="/amod", per_req_config_modifier=add_user_async
+    )
+    return TestClient(app)
+
+
+def test_config_hash_round_trips_langserve_example() -> None:
+    example = "N4Igxg9gdgZglgcwK4CcCGAjANgUxALgAJQAXAWwAcsDCQALHAT2IA8BfENtoA"
+    assert decode_config_hash(example) == {"configurable": {"tmpl": "hey {x}"}}
+    assert decode_config_hash(encode_config_hash(YO)) == YO
+
+
+@pytest.mark.parametrize(
+    "config_hash",
+    ["garbage!!", "", "A" * (MAX_CONFIG_HASH_LENGTH + 1), encode_config_hash([1, 2])],  # type: ignore[arg-type]
+    ids=["garbage", "empty", "too-long", "not-an-object"],
+)
+def test_config_hash_that_does_not_decode_is_400(config_hash: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        decode_config_hash(config_hash)
+    assert caught.value.status_code == 400
+
+
+def test_config_body_configurable_reaches_the_runnable(client: TestClient) -> None:
+    body = {"input": {"who": "Ann"}, "config": YO}
+    assert client.post("/prompt/invoke", json=body).json()["output"]["text"] == "Yo Ann"
+
+
+def test_config_hash_applies_and_an_empty_body_configurable_does_not_reset_it(
+    client: TestClient,
+) -> None:
+    # LangServe dumped body configs with defaults, so `"configurable": {}` (which its
+    # own Python client always sends) silently cancelled the hash (bug 10).
+    url = f"/prompt/c/{encode_config_hash(YO)}/invoke"
+    for config in [
+        None,
+        {},
+        {"configurable": {}},
+        {"tags": [], "metadata": {}, "recursion_limit": 25},
+    ]:
+        body: dict[str, Any] = {"input": {"who": "Bob"}}
+        if config is not None:
+            body["config"] = config
+        assert client.post(url, json=body).json()["output"]["text"] == "Yo Bob", config
+
+
+def test_config_body_wins_over_hash(client: TestClient) -> None:
+    url = f"/prompt/c/{encode_config_hash(YO)}/invoke"
+    body = {"input": {"name": "Cy"}, "config": {"configurable": {"template": "Hi {name}"}}}
+    assert client.post(url, json=body).json()["output"]["text"] == "Hi Cy"
+
+
+def test_config_bad_hash_in_url_is_400(client: TestClient) -> None:
+    for endpoint in ["invoke", "stream", "input_schema", "playground/"]:
+        method = "GET" if endpoint in ("input_schema", "playground/") else "POST"
+        response = client.request(method, f"/prompt/c/garbage!!/{endpoint}", json={"input": {}})
+        assert response.status_code == 400, endpoint
+        assert response.json()["detail"] == "Invalid config hash"
+
+
+def test_config_wrong_value_type_is_422_at_the_config_field(client: TestClient) -> None:
+    body = {"input": {"name": "x"}, "config": {"configurable": {"template": 5}}}
+    response = client.post("/prompt/invoke", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["config", "configurable", "template"]
+
+
+def test_config_configurable_disallowed_by_config_keys_is_422(client: TestClient) -> None:
+    response = client.post("/locked/invoke", json={"input": {"name": "x"}, "config": YO})
+    assert response.status_code == 422
+    assert "disallowed" in response.json()["detail"]
+
+
+def test_config_keys_outside_config_keys_are_dropped(client: TestClient) -> None:
+    body = {"input": 1, "config": {"tags": ["t"], "metadata": {"m": 1}, "recursion_limit": 5}}
+    out = client.post("/defaults/invoke", json=body).json()["output"]
+    assert out["tags"] == []
+    assert out["metadata"] == {}
+    assert out["recursion_limit"] == 25
+    out = client.post("/echo/invoke", json=body).json()["output"]
+    assert out["tags"] == ["t"]
+    assert out["metadata"] == {}
+
+
+def test_config_run_name_is_the_route_and_no_internal_metadata_is_added(client: TestClient) -> None:
+    # LangServe added __useragent and __langserve_version to every run (bug 4).
+    out = client.post("/echo/invoke", json={"input": 1}).json()["output"]
+    assert out["metadata"] == {}
+    events = client.post("/echo/stream_events", json={"input": 1}).text
+    assert '"name":"/echo"' in events
+    assert "__" not in events
+
+
+@pytest.mark.parametrize("route", ["/mod", "/amod"])
+def test_config_modifier_applies_to_invoke_batch_and_stream_alike(
+    client: TestClient, route: str
+) -> None:
+    # In batch LangServe re-projected the modifier's output to config_keys (bug 16).
+    headers = {"x-user": "ann"}
+    invoke = client.post(f"{route}/invoke", json={"input": 1}, headers=headers).json()["output"]
+    batch = client.post(f"{route}/batch", json={"inputs": [1]}, headers=headers).json()["output"][0]
+    assert invoke["user"] == batch["user"] == "ann"
+    assert invoke["tags"] == batch["tags"] == ["user:ann"]
+    stream = client.post(f"{route}/stream", json={"input": 1}, headers=headers)
+    assert '"user":"ann"' in stream.text
+
+
+def test_config_modifier_guards_schemas_and_playground(client: TestClient) -> None:
+    # LangServe did not run the modifier for schema and playground endpoints (bug 5).
+    for path in ["/mod/input_schema", "/mod/config_schema", "/mod/playground/"]:
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers={"x-user": "ann"}).status_code == 200, path
+
+
+def test_config_schema_endpoints_follow_the_hash(client: TestClient) -> None:
+    schema = client.get(f"/prompt/c/{encode_config_hash(YO)}/input_schema").json()
+    assert schema["required"] == ["who"]
+    assert client.get("/prompt/input_schema").json()["required"] == ["name"]
+
+
+def test_config_schema_endpoint_accepts_config_as_a_query_parameter(client: TestClient) -> None:
+    response = client.get(
+        "/prompt/input_schema", params={"config": '{"configurable": {"template": "Yo {who}"}}'}
+    )
+    assert response.json()["required"] == ["who"]
+
+
+def test_config_that_breaks_the_runnable_is_422_on_schema_endpoints_too(client: TestClient) -> None:
+    # LangServe answered 422 on invoke but 500 on the schema endpoints (bug 18).
+    bad = {"configurable": {"template": "hi {x"}}
+    assert client.get(f"/prompt/c/{encode_config_hash(bad)}/input_schema").status_code == 422
+    response = client.post("/prompt/invoke", json={"input": {}, "config": bad})
+    assert response.status_code == 422
