@@ -58,7 +58,7 @@ def run_uvicorn(
     )
     cmd = [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--no-access-log", *extra_args]
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=log, stderr=log)
     try:
         wait_for_port(port, proc)
