@@ -165,6 +165,12 @@ async def probe(base: str) -> dict[str, Any]:
         lambda: r("/fail").astream_events("x", version="v2")
     )
 
+    # LangServe drops the keep-alive connection after a 500 (protocol.md §12.1), so
+    # the next call on the same client fails with a transport error; ours must not.
+    failing = r("/fail")
+    sync_call(lambda: failing.invoke("x"))
+    out["fail.stream_after_500"] = sync_stream(lambda: failing.stream("x"))
+
     out["router.invoke"] = sync_call(lambda: r("/router/inner").invoke("hey"))
     out["router.astream_events"] = await async_stream(
         lambda: r("/router/inner").astream_events("hey", version="v2")

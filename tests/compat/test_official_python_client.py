@@ -29,6 +29,8 @@ pytestmark = pytest.mark.compat
 
 PROBE = COMPAT_DIR / "python_client_probe.py"
 UNORDERED = {"parallel.astream"}  # RunnableParallel branches finish in any order
+# LangServe kills the connection after a 500, so its answer here is racy.
+FIXED_IN_OURS = {"fail.stream_after_500"}
 
 
 def _probe(url: str) -> dict[str, Any]:
@@ -187,6 +189,7 @@ def test_python_client_runnable_error_raises_http_500(ours: dict[str, Any]) -> N
     }
     assert ours["fail.stream"] == {"chunks": ["partial:x"], "error": stream_error}
     assert ours["fail.astream"] == {"chunks": ["partial:x"], "error": stream_error}
+    assert ours["fail.stream_after_500"] == ours["fail.stream"]
     events = ours["fail.astream_events"]
     assert [event["event"] for event in events["chunks"]] == [
         "on_chain_start",
@@ -210,7 +213,7 @@ def test_python_client_answers_match_langserve(
             "ours": comparable(ours[call], unordered=call in UNORDERED),
             "langserve": comparable(reference[call], unordered=call in UNORDERED),
         }
-        for call in ours
+        for call in ours.keys() - FIXED_IN_OURS
     }
     mismatched = {call: pair for call, pair in pairs.items() if pair["ours"] != pair["langserve"]}
     assert not mismatched, json.dumps(mismatched, indent=1)
