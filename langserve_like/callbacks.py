@@ -23,16 +23,23 @@ on the client sees the server-side work as child runs of the remote call.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+from langchain_core.callbacks.manager import ahandle_event, handle_event
 
+from langserve_like.exceptions import RemoteRunError
 from langserve_like.serialization import Serializer, WellKnownLCSerializer
 
 __all__ = [
     "INTERNAL_ERROR",
     "EventAggregator",
+    "EventReplayer",
+    "ReplayCall",
+    "areplay",
+    "replay",
 ]
 
 INTERNAL_ERROR: Mapping[str, Any] = {
@@ -65,8 +72,8 @@ def _scrub(value: Any) -> Any:
     return dict(INTERNAL_ERROR) if isinstance(value, BaseException) else value
 
 
-def _public_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if metadata is None:
+def _public_metadata(metadata: Any) -> dict[str, Any] | None:
+    if not isinstance(metadata, Mapping):
         return None
     return {k: v for k, v in metadata.items() if not str(k).startswith("__")}
 
@@ -94,23 +101,14 @@ class EventAggregator(AsyncCallbackHandler):
         self._serializer = serializer or WellKnownLCSerializer()
         self._on_event = on_event
 
-    def _record(
-        self,
-        type_: str,
-        args: Mapping[str, Any],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None,
-        tags: list[str] | None,
-        metadata: Mapping[str, Any] | None,
-        kwargs: Mapping[str, Any],
-    ) -> None:
+    def _record(self, type_: str, args: Mapping[str, Any], kwargs: dict[str, Any]) -> None:
+        # End, error and agent events get no metadata argument: LangServe sends null.
         event: dict[str, Any] = {
             "type": type_,
-            "run_id": run_id,
-            "parent_run_id": parent_run_id,
-            "tags": list(tags) if tags is not None else None,
-            "metadata": _public_metadata(metadata),
+            "run_id": kwargs.pop("run_id"),
+            "parent_run_id": kwargs.pop("parent_run_id", None),
+            "tags": kwargs.pop("tags", None),
+            "metadata": _public_metadata(kwargs.pop("metadata", None)),
             **{name: _scrub(value) for name, value in args.items()},
             "kwargs": {str(k): _scrub(v) for k, v in kwargs.items()},
         }
@@ -135,256 +133,147 @@ class EventAggregator(AsyncCallbackHandler):
             return repr(value)
         return value
 
-    async def on_chain_start(
-        self,
-        serialized: dict[str, Any],
-        inputs: dict[str, Any],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._record(
-            "on_chain_start",
-            {"serialized": serialized, "inputs": inputs},
+    # The signatures are AsyncCallbackHandler's; run_id, parent_run_id, tags and
+    # metadata arrive as keywords and are picked out of `kwargs` by `_record`.
+
+    async def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self._record("on_chain_start", {"serialized": serialized, "inputs": inputs}, kwargs)
+
+    async def on_chain_end(self, outputs: Any, **kwargs: Any) -> None:
+        self._record("on_chain_end", {"outputs": outputs}, kwargs)
+
+    async def on_chain_error(self, error: BaseException, **kwargs: Any) -> None:
+        self._record("on_chain_error", {"error": error}, kwargs)
+
+    async def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        args = {"serialized": serialized, "messages": messages}
+        self._record("on_chat_model_start", args, kwargs)
+
+    async def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
+        self._record("on_llm_start", {"serialized": serialized, "prompts": prompts}, kwargs)
+
+    async def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        self._record("on_llm_end", {"response": response}, kwargs)
+
+    async def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        self._record("on_llm_error", {"error": error}, kwargs)
+
+    async def on_tool_start(self, serialized: Any, input_str: str, **kwargs: Any) -> None:
+        self._record("on_tool_start", {"serialized": serialized, "input_str": input_str}, kwargs)
+
+    async def on_tool_end(self, output: Any, **kwargs: Any) -> None:
+        self._record("on_tool_end", {"output": output}, kwargs)
+
+    async def on_tool_error(self, error: BaseException, **kwargs: Any) -> None:
+        self._record("on_tool_error", {"error": error}, kwargs)
+
+    async def on_retriever_start(self, serialized: Any, query: str, **kwargs: Any) -> None:
+        self._record("on_retriever_start", {"serialized": serialized, "query": query}, kwargs)
+
+    async def on_retriever_end(self, documents: Any, **kwargs: Any) -> None:
+        self._record("on_retriever_end", {"documents": documents}, kwargs)
+
+    async def on_retriever_error(self, error: BaseException, **kwargs: Any) -> None:
+        self._record("on_retriever_error", {"error": error}, kwargs)
+
+    async def on_agent_action(self, action: Any, **kwargs: Any) -> None:
+        self._record("on_agent_action", {"action": action}, kwargs)
+
+    async def on_agent_finish(self, finish: Any, **kwargs: Any) -> None:
+        self._record("on_agent_finish", {"finish": finish}, kwargs)
+
+
+# --- client side ------------------------------------------------------------------
+
+_RESERVED = frozenset({"type", "run_id", "parent_run_id", "tags", "metadata", "kwargs"})
+
+
+@dataclass(frozen=True)
+class ReplayCall:
+    """One handler call: `handle_event(handlers, name, ignore, *args, **kwargs)`."""
+
+    name: str
+    ignore_condition: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _as_error(value: Any) -> BaseException:
+    if isinstance(value, BaseException):
+        return value
+    if isinstance(value, Mapping):
+        status = value.get("status_code")
+        message = value.get("message")
+        return RemoteRunError(
+            status if isinstance(status, int) else 500,
+            message if isinstance(message, str) else "Internal Server Error",
+        )
+    return RemoteRunError()
+
+
+@dataclass
+class EventReplayer:
+    """Turns decoded server events into calls on the client's handlers.
+
+    Each server run id gets a fresh id (consistently, across all the events of one
+    response or stream), and runs whose parent the client has not seen (the server's
+    root run) become children of `parent_run_id`, the client's own run. Events of an
+    unknown type, or without a usable run id, are skipped: a newer server may send
+    more than this client understands.
+    """
+
+    parent_run_id: uuid.UUID
+    _ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    def call(self, event: Any) -> ReplayCall | None:
+        if not isinstance(event, Mapping):
+            return None
+        spec = EVENT_TYPES.get(str(event.get("type")))
+        server_run_id = _as_uuid(event.get("run_id"))
+        if spec is None or server_run_id is None:
+            return None
+        arg_names, ignore_condition = spec
+        run_id = self._ids.setdefault(server_run_id, uuid.uuid4())
+        server_parent = _as_uuid(event.get("parent_run_id"))
+        parent = self._ids.get(server_parent) if server_parent else None
+        args = tuple(
+            _as_error(event.get(name)) if name == "error" else event.get(name) for name in arg_names
+        )
+        extra = event.get("kwargs")
+        kwargs = {
+            str(k): v
+            for k, v in (extra.items() if isinstance(extra, Mapping) else ())
+            if k not in _RESERVED and k not in arg_names
+        }
+        kwargs.update(
             run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=metadata,
-            kwargs=kwargs,
+            parent_run_id=parent or self.parent_run_id,
+            tags=event.get("tags") or [],
         )
+        if arg_names[0] == "serialized":  # only start events take metadata
+            metadata = event.get("metadata")
+            kwargs["metadata"] = dict(metadata) if isinstance(metadata, Mapping) else {}
+        return ReplayCall(event["type"], ignore_condition, args, kwargs)
 
-    async def on_chain_end(
-        self,
-        outputs: dict[str, Any],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_chain_end", "outputs", outputs, run_id, parent_run_id, tags, kwargs
-        )
 
-    async def on_chain_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end("on_chain_error", "error", error, run_id, parent_run_id, tags, kwargs)
+def replay(handlers: Sequence[BaseCallbackHandler], calls: Iterable[ReplayCall]) -> None:
+    """Deliver `calls` to `handlers` in order (sync callers)."""
+    for call in calls:
+        handle_event(list(handlers), call.name, call.ignore_condition, *call.args, **call.kwargs)
 
-    async def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[Any]],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._record(
-            "on_chat_model_start",
-            {"serialized": serialized, "messages": messages},
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
 
-    async def on_llm_start(
-        self,
-        serialized: dict[str, Any],
-        prompts: list[str],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._record(
-            "on_llm_start",
-            {"serialized": serialized, "prompts": prompts},
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
-
-    async def on_llm_end(
-        self,
-        response: Any,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_llm_end", "response", response, run_id, parent_run_id, tags, kwargs
-        )
-
-    async def on_llm_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end("on_llm_error", "error", error, run_id, parent_run_id, tags, kwargs)
-
-    async def on_tool_start(
-        self,
-        serialized: dict[str, Any],
-        input_str: str,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._record(
-            "on_tool_start",
-            {"serialized": serialized, "input_str": input_str},
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
-
-    async def on_tool_end(
-        self,
-        output: Any,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end("on_tool_end", "output", output, run_id, parent_run_id, tags, kwargs)
-
-    async def on_tool_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end("on_tool_error", "error", error, run_id, parent_run_id, tags, kwargs)
-
-    async def on_retriever_start(
-        self,
-        serialized: dict[str, Any],
-        query: str,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._record(
-            "on_retriever_start",
-            {"serialized": serialized, "query": query},
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
-
-    async def on_retriever_end(
-        self,
-        documents: Sequence[Any],
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_retriever_end",
-            "documents",
-            documents,
-            run_id,
-            parent_run_id,
-            tags,
-            kwargs,
-        )
-
-    async def on_retriever_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_retriever_error", "error", error, run_id, parent_run_id, tags, kwargs
-        )
-
-    async def on_agent_action(
-        self,
-        action: Any,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_agent_action", "action", action, run_id, parent_run_id, tags, kwargs
-        )
-
-    async def on_agent_finish(
-        self,
-        finish: Any,
-        *,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None = None,
-        tags: list[str] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._end(
-            "on_agent_finish", "finish", finish, run_id, parent_run_id, tags, kwargs
-        )
-
-    def _end(
-        self,
-        type_: str,
-        name: str,
-        value: Any,
-        run_id: uuid.UUID,
-        parent_run_id: uuid.UUID | None,
-        tags: list[str] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        # End/error/agent events carry no metadata argument (LangServe sends null).
-        self._record(
-            type_,
-            {name: value},
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            tags=tags,
-            metadata=None,
-            kwargs=kwargs,
+async def areplay(handlers: Sequence[BaseCallbackHandler], calls: Iterable[ReplayCall]) -> None:
+    """Deliver `calls` to `handlers` in order (async callers)."""
+    for call in calls:
+        await ahandle_event(
+            list(handlers), call.name, call.ignore_condition, *call.args, **call.kwargs
         )

@@ -20,6 +20,12 @@ client raised it so existing `except httpx.HTTPStatusError:` clauses keep workin
   |  x StreamError                       an `error` event in the middle of a stream
   x ProtocolError                        the response is not the LangServe wire format
   x RemoteTimeout(httpx.TimeoutException) the server did not answer in time
+  x RemoteRunError                       stands in for a server-side exception in
+                                         replayed callback events (`on_chain_error`)
+
+Every `RemoteError` has `.status_code`, `.detail` (the server's `detail`, or the
+`message` of an `error` event) and `.run_id` (when the server sent one).
+Connection failures stay httpx's own `httpx.TransportError` subclasses.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ __all__ = [
     "ProtocolError",
     "RemoteError",
     "RemoteRequestError",
+    "RemoteRunError",
     "RemoteServerError",
     "RemoteTimeout",
     "RequestError",
@@ -90,10 +97,12 @@ class RemoteError(LangServeError, httpx.HTTPStatusError):
         request: httpx.Request,
         response: httpx.Response,
         detail: Any = None,
+        run_id: str | None = None,
     ) -> None:
         httpx.HTTPStatusError.__init__(self, message, request=request, response=response)
         self.status_code = response.status_code
         self.detail = detail
+        self.run_id = run_id
 
 
 class RemoteRequestError(RemoteError):
@@ -117,3 +126,15 @@ class RemoteTimeout(LangServeError, httpx.TimeoutException):
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         httpx.TimeoutException.__init__(self, message, request=request)
+
+
+class RemoteRunError(LangServeError):
+    """A server-side run failed; replayed `on_*_error` callbacks receive this.
+
+    The server never sends exception text, only a status code and a generic message.
+    """
+
+    def __init__(self, status_code: int = 500, message: str = "Internal Server Error") -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+        self.message = message

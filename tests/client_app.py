@@ -1,0 +1,31 @@
+"""The routes `tests/compat/client_scenarios.py` calls, served by langserve_like.
+
+Used in process (`httpx.ASGITransport`, Starlette's `TestClient`) and over a real
+socket (`run_uvicorn("tests.client_app:app")`). It serves the same runnables as
+`tests/compat/langserve_apps.py` serves with LangServe, plus routes only the
+langserve_like client tests need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+from langchain_core.runnables import RunnableLambda
+
+from langserve_like import add_routes
+from tests.compat.client_scenarios import all_routes
+from tests.compat.zoo import routes
+
+
+async def _slow(x: float) -> float:
+    await asyncio.sleep(x)
+    return x
+
+
+app = FastAPI()
+for path, (runnable, options) in all_routes().items():
+    add_routes(app, runnable, path=path, **options)
+# Callback events of a chain with a chat model (LangServe cannot send them).
+add_routes(app, routes()["/chat_str"], path="/chat_callbacks", include_callback_events=True)
+add_routes(app, RunnableLambda(_slow), path="/slow")
