@@ -39,7 +39,12 @@ from langchain_core.messages import (
     ToolMessage,
     ToolMessageChunk,
 )
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, LLMResult
+from langchain_core.outputs import (
+    ChatGeneration,
+    ChatGenerationChunk,
+    Generation,
+    LLMResult,
+)
 from langchain_core.prompt_values import (
     ChatPromptValue,
     ChatPromptValueConcrete,
@@ -84,7 +89,9 @@ WELL_KNOWN_TYPES: Mapping[str, type[BaseModel]] = {
 }
 
 REQUIRED_KEYS: Mapping[str, frozenset[str]] = {
-    **{tag: _MESSAGE_KEYS for tag, cls in WELL_KNOWN_TYPES.items() if "content" in cls.model_fields},
+    **{
+        tag: _MESSAGE_KEYS for tag, cls in WELL_KNOWN_TYPES.items() if "content" in cls.model_fields
+    },
     "Document": frozenset({"page_content", "metadata", "type"}),
     "StringPromptValue": frozenset({"text", "type"}),
     "ChatPromptValueConcrete": frozenset({"messages", "type"}),
@@ -163,7 +170,11 @@ class WellKnownLCSerializer(Serializer):
         self._default = default
 
     def dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, default=self._default, option=_OPTIONS)
+        try:
+            return orjson.dumps(obj, default=self._default, option=_OPTIONS)
+        except orjson.JSONEncodeError as exc:
+            # orjson replaces the default hook's message with its own terse one.
+            raise TypeError(str(exc.__cause__ or exc)) from exc
 
     def dumpd(self, obj: Any) -> Any:
         return orjson.loads(self.dumps(obj))
