@@ -464,7 +464,11 @@ class APIHandler:
         run_id: str,
         aggregator: Any,
     ) -> AsyncIterator[bytes]:
-        """metadata, data*, end — or metadata, data*, error. Shared by all three streams."""
+        """metadata, data*, end (or error): the one generator behind all three streams.
+
+        Callback events recorded meanwhile go out as `callback` frames, before the
+        `error` frame too, so a client's tracer sees the server run fail.
+        """
         yield encode_event(METADATA, orjson.dumps({"run_id": run_id}))
         item = first
         try:
@@ -473,12 +477,12 @@ class APIHandler:
                 if payload is not None:
                     yield encode_event(DATA, payload)
                 if aggregator is not None and aggregator.events:
-                    for event in aggregator.events:
-                        yield encode_event(CALLBACK, self.serializer.dumps(event))
-                    aggregator.events.clear()
+                    yield self._callback_frames(aggregator)
                 item = await anext(source, _DONE)
         except Exception as exc:
             failure = self._failure(exc, run_id)
+            if aggregator is not None and aggregator.events:
+                yield self._callback_frames(aggregator)
             error = {
                 "status_code": failure.status_code,
                 "message": failure.message,
@@ -489,9 +493,15 @@ class APIHandler:
         finally:
             await source.aclose()
         if aggregator is not None and aggregator.events:
-            for event in aggregator.events:
-                yield encode_event(CALLBACK, self.serializer.dumps(event))
+            yield self._callback_frames(aggregator)
         yield encode_event(END)
+
+    def _callback_frames(self, aggregator: Any) -> bytes:
+        frames = b"".join(
+            encode_event(CALLBACK, self.serializer.dumps(e)) for e in aggregator.events
+        )
+        aggregator.events.clear()
+        return frames
 
     @_translated
     async def stream(
