@@ -5,8 +5,9 @@ Precedence, lowest first (LangServe's order, protocol.md §2.2):
 1. the `/c/{config_hash}` path segment,
 2. the body's `config` (values merged key-wise into 1; `tags` concatenated),
 3. only keys listed in `config_keys` survive (non-empty `configurable` that is not
-   allowed is a 422; other keys outside the list are dropped, as LangServe does,
-   so a client composed in a chain that carries its own metadata keeps working),
+   allowed is a 422; other RunnableConfig keys outside the list are dropped, as
+   LangServe does, so a client composed in a chain that carries its own metadata
+   keeps working; a key that is no RunnableConfig key at all is a 422),
 4. `server_config` (APIHandler callers),
 5. `per_req_config_modifier(config, request)`,
 6. server defaults that nobody overrides: `run_name` and a fresh `run_id`.
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from langserve_like.exceptions import RequestError
 
 __all__ = [
+    "MAX_CONFIG_HASH_JSON",
     "MAX_CONFIG_HASH_LENGTH",
     "ConfigResolver",
     "PerRequestConfigModifier",
@@ -43,10 +45,24 @@ PerRequestConfigModifier = Callable[
     [dict[str, Any], Any], "dict[str, Any] | Awaitable[dict[str, Any]]"
 ]
 
-# An LZString hash of this many characters inflates to at most ~2 MB of JSON (each
+# An LZString hash of this many characters inflates to at most ~3 MB of JSON (each
 # decoded entry is at most one character longer than the previous one), which
 # bounds the pure-Python decompression work an attacker can ask for.
 MAX_CONFIG_HASH_LENGTH = 4096
+# ...and a decoded config may be at most this long: decoded configs are cached per
+# route, so megabyte-sized ones (a few kB of hash) would let clients fill memory.
+MAX_CONFIG_HASH_JSON = 64 * 1024
+# What a client may send in `config`: RunnableConfig's keys (LangServe's Python
+# client sends tags, metadata and recursion_limit with every call) and the camelCase
+# ones LangChain.js's RemoteRunnable sends. `callbacks` never: both clients strip it.
+_CLIENT_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__) - {"callbacks"} | {
+    "maxConcurrency",
+    "recursionLimit",
+    "returnExceptions",
+    "runId",
+    "runName",
+    "timeout",
+}
 _HASH_CACHE_SIZE = 256
 _INVALID_HASH = "Invalid config hash"
 _EMPTY_VALUES: tuple[Any, ...] = (None, [], {})
@@ -60,8 +76,15 @@ def decode_config_hash(config_hash: str) -> dict[str, Any]:
 
     try:
         text = lzstring.LZString().decompressFromEncodedURIComponent(config_hash)
-        value = orjson.loads(text) if text else None
     except Exception:  # any failure of the third-party decoder means a bad hash
+        text = None
+    if text and len(text) > MAX_CONFIG_HASH_JSON:
+        raise RequestError(
+            400, f"{_INVALID_HASH}: decodes to more than {MAX_CONFIG_HASH_JSON} characters"
+        )
+    try:
+        value = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
         value = None
     if not isinstance(value, dict):
         raise RequestError(400, _INVALID_HASH)
@@ -107,6 +130,19 @@ class ConfigResolver:
         """Validate a client config against the route's config schema."""
         if not raw:
             return {}
+        unknown = raw.keys() - _CLIENT_CONFIG_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise RequestError(
+                422,
+                [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": [*loc, key],
+                        "msg": f"Unknown config key {key!r}",
+                    }
+                ],
+            )
         try:
             model = self.config_model.model_validate(raw)
         except ValidationError as exc:
