@@ -13,10 +13,15 @@ number of asyncio tasks still alive. `uvicorn tests.reliability_apps:probe_app`.
 
 import asyncio
 import itertools
+import socket
+import struct
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import orjson
 from fastapi import FastAPI
 from langchain_core.documents import Document
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -39,6 +44,7 @@ SECRET = "sk-secret-token-in-exception-text"  # must never reach a client
 MAX_BODY = 64 * 1024
 MAX_BATCH = 8
 TICK = 0.02  # seconds between chunks of the slow streams
+_T = TypeVar("_T")
 
 #: Counters of the probe runnables, read through GET /debug/state.
 STATE: Counter[str] = Counter()
@@ -218,3 +224,53 @@ def make_probe_app(*, expose_error_messages: bool = False) -> FastAPI:
 
 probe_app = make_probe_app()
 exposing_probe_app = make_probe_app(expose_error_messages=True)
+
+
+# --- client-side helpers for the tests that talk to these apps over a socket ---------
+
+
+def poll_until(
+    check: Callable[[], _T | None], *, timeout: float = 10.0, what: str = "condition"
+) -> _T:
+    """Call `check` until it returns something other than None; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        # Polling another process's state: there is no event to wait on.
+        time.sleep(0.02)
+
+
+def open_post(base_url: str, path: str, body: Any) -> socket.socket:
+    """Send `POST path` with a JSON body over a plain socket and return the socket,
+    so a test can leave at a moment of its choosing."""
+    parts = urlsplit(base_url)
+    sock = socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10)
+    payload = orjson.dumps(body)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + payload)
+    return sock
+
+
+def read_until(sock: socket.socket, marker: bytes, count: int = 1) -> bytes:
+    """Read from `sock` until `marker` was seen `count` times (bounded by its timeout)."""
+    data = b""
+    while data.count(marker) < count:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed before {marker!r} x{count}: {data!r}")
+        data += chunk
+    return data
+
+
+def leave(sock: socket.socket, *, reset: bool = False) -> None:
+    """Close the client side: a normal FIN, or a TCP reset as a crashed client would."""
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
