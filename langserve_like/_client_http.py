@@ -6,7 +6,9 @@ what is sent and how answers are read is decided in `_client_base`.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -18,6 +20,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from langserve_like import _client_base as base
 from langserve_like.callbacks import EventReplayer, ReplayCall, areplay, replay
+from langserve_like.exceptions import RemoteRunError, StreamError
 from langserve_like.serialization import Serializer
 
 __all__ = ["Connection", "Replay"]
@@ -42,13 +45,34 @@ class Replay:
     async def asend(self, events: Sequence[Any]) -> None:
         await areplay(self.handlers, self._calls(events))
 
+    def abort(self, error: BaseException) -> None:
+        """End the server runs a broken-off stream left open."""
+        replay(self.handlers, self._replayer.abort(_server_side(error)))
+
+    async def aabort(self, error: BaseException) -> None:
+        await areplay(self.handlers, self._replayer.abort(_server_side(error)))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # not in asyncio (no loop, or another async library)
+        return None
+
+
+def _server_side(error: BaseException) -> BaseException:
+    if isinstance(error, StreamError):
+        return RemoteRunError(error.status_code, str(error.detail))
+    return error
+
 
 class Connection:
     """One route's URL plus the httpx clients that reach it.
 
     Clients passed in are used as they are and never closed here; the others are
     created on first use (an async-only program never opens a sync client) from
-    `options`, and closed by `close()` / `aclose()`.
+    `options` (httpx client arguments; DEFAULT_TIMEOUT unless they set `timeout`),
+    and closed by `close()` / `aclose()`.
     """
 
     def __init__(
@@ -59,18 +83,19 @@ class Connection:
         async_client: httpx.AsyncClient | None,
         serializer: Serializer,
     ) -> None:
-        if client is not None and async_client is not None and set(options) - {"timeout"}:
+        if client is not None and async_client is not None and options:
             raise ValueError(
                 f"{_OWN_CLIENT_OPTIONS} configure the httpx clients RemoteRunnable "
                 "creates; set them on the clients you pass instead"
             )
         self.url = url
         self.serializer = serializer
-        self._options = dict(options)
+        self._options = {"timeout": base.DEFAULT_TIMEOUT, **options}
         self._client = client
         self._async_client = async_client
         self._owns_client = client is None
         self._owns_async_client = async_client is None
+        self._async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         # RunnableParallel and batch call invoke from worker threads.
         self._lock = threading.Lock()
 
@@ -83,9 +108,19 @@ class Connection:
 
     @property
     def async_client(self) -> httpx.AsyncClient:
+        loop = _running_loop()
         with self._lock:
-            if self._async_client is None:
+            stale = (
+                self._owns_async_client
+                and self._async_loop is not None
+                and loop is not None
+                and self._async_loop() is not loop
+            )
+            if self._async_client is None or stale:
+                # Pooled connections belong to the event loop that opened them; a
+                # second `asyncio.run()` must not reuse them ("Event loop is closed").
                 self._async_client = httpx.AsyncClient(**self._options)
+                self._async_loop = weakref.ref(loop) if loop is not None else None
             return self._async_client
 
     def close(self) -> None:
@@ -140,6 +175,10 @@ class Connection:
                         yield item.value
                     elif item.kind == "callback" and to is not None:
                         to.send([item.value])
+            except Exception as exc:
+                if to is not None:
+                    to.abort(exc)
+                raise
             finally:
                 response.close()
         raise base.stream_ended_early(request.url)
@@ -163,6 +202,10 @@ class Connection:
                         yield item.value
                     elif item.kind == "callback" and to is not None:
                         await to.asend([item.value])
+            except Exception as exc:
+                if to is not None:
+                    await to.aabort(exc)
+                raise
             finally:
                 await response.aclose()
         raise base.stream_ended_early(request.url)

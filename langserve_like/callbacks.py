@@ -229,10 +229,29 @@ class EventReplayer:
     root run) become children of `parent_run_id`, the client's own run. Events of an
     unknown type, or without a usable run id, are skipped: a newer server may send
     more than this client understands.
+
+    It also remembers which replayed runs are still open, so that when a stream
+    breaks off (an `error` event, a timeout) `abort()` can end them with an error
+    instead of leaving them running forever in the client's tracer.
     """
 
     parent_run_id: uuid.UUID
     _ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    _open: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    def abort(self, error: BaseException) -> list[ReplayCall]:
+        """`on_*_error` calls for the runs still open, innermost first."""
+        calls = [
+            ReplayCall(
+                f"on_{kind}_error",
+                EVENT_TYPES[f"on_{kind}_error"][1],
+                (error,),
+                {"run_id": run_id, "parent_run_id": None, "tags": []},
+            )
+            for run_id, kind in reversed(self._open.items())
+        ]
+        self._open.clear()
+        return calls
 
     def call(self, event: Any) -> ReplayCall | None:
         if not isinstance(event, Mapping):
@@ -262,7 +281,15 @@ class EventReplayer:
         if arg_names[0] == "serialized":  # only start events take metadata
             metadata = event.get("metadata")
             kwargs["metadata"] = dict(metadata) if isinstance(metadata, Mapping) else {}
+        self._track(event["type"], run_id)
         return ReplayCall(event["type"], ignore_condition, args, kwargs)
+
+    def _track(self, type_: str, run_id: uuid.UUID) -> None:
+        kind, _, stage = type_[3:].rpartition("_")  # "on_chat_model_start" -> chat_model
+        if stage == "start":
+            self._open[run_id] = "llm" if kind == "chat_model" else kind
+        elif stage in ("end", "error"):
+            self._open.pop(run_id, None)
 
 
 def replay(handlers: Sequence[BaseCallbackHandler], calls: Iterable[ReplayCall]) -> None:

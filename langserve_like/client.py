@@ -93,7 +93,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         use_server_callback_events: bool = True,
     ) -> None:
         options: dict[str, Any] = {
-            "timeout": DEFAULT_TIMEOUT if timeout is _UNSET else timeout,
+            **({} if timeout is _UNSET else {"timeout": timeout}),
             **{
                 name: value
                 for name, value in (

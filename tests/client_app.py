@@ -9,17 +9,22 @@ langserve_like client tests need.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import FastAPI
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from langserve_like import add_routes
 from tests.compat.client_scenarios import all_routes
-from tests.compat.zoo import routes
+from tests.compat.zoo import fail_midway, routes
 
 
 async def _slow(x: float) -> float:
     await asyncio.sleep(x)
+    return x
+
+
+def _echo(x: Any) -> Any:
     return x
 
 
@@ -28,4 +33,8 @@ for path, (runnable, options) in all_routes().items():
     add_routes(app, runnable, path=path, **options)
 # Callback events of a chain with a chat model (LangServe cannot send them).
 add_routes(app, routes()["/chat_str"], path="/chat_callbacks", include_callback_events=True)
+add_routes(
+    app, RunnableGenerator(fail_midway), path="/fail_callbacks", include_callback_events=True
+)
 add_routes(app, RunnableLambda(_slow), path="/slow")
+add_routes(app, RunnableLambda(_echo), path="/echo")
