@@ -95,7 +95,7 @@ async function boot() {
   let configDefaults = {};
   let configSection = null;
   if (kind(cResolved) === "object") {
-    configForm = buildForm(configSchema, { deref: cDeref, label: "Config", root: "config" });
+    configForm = buildForm(configSchema, { deref: cDeref, label: "Config", wholeToggle: false });
     configDefaults = configForm.get();
     if (isPlainObject(initialConfig) && Object.keys(initialConfig).length) configForm.set(merge(configDefaults, initialConfig));
     configSection = h("details", { class: "panel config", testid: "pg-config", open: true },
@@ -129,7 +129,7 @@ async function boot() {
     const chat = chatApp({ ...ctx, shape: inputMessagesShape, changed: () => refresh() });
     if (Array.isArray(shared.messages)) chat.setHistory(shared.messages);
     main.replaceChildren(...[errorBox, configSection, chat.el, snippetBox.el].filter(Boolean));
-    snippetBox.state = () => ({ input: chat.history(), config: config(), messages: chat.history() });
+    snippetBox.state = () => ({ input: chat.input(), config: config(), messages: chat.history() });
     app.run = chat.run;
     app.stop = chat.stop;
     app.running = chat.running;

@@ -174,6 +174,7 @@ export function chatApp(ctx) {
     stop: () => controller?.abort(),
     running: () => Boolean(controller),
     history: () => history.map(({ type, content }) => ({ type, content })),
+    input: () => inputFor(history.map(({ type, content }) => ({ type, content }))),
     setHistory: (msgs) => {
       history.length = 0;
       for (const m of msgs || []) history.push({ type: String(m.type), content: m.content ?? "" });

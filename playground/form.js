@@ -18,9 +18,9 @@ export function formatPath(path) {
 const changed = (el) => el.dispatchEvent(new Event("input", { bubbles: true }));
 
 // Builds the root editor for `schema` (the input or the config) with a whole-form JSON toggle.
-export function buildForm(schema, { deref, label = "Input", root = "input" }) {
-  const ctx = { deref, depth: 0, root };
-  return switchable(schema, ctx, { label, path: [], required: true, isRoot: true });
+export function buildForm(schema, { deref, label = "Input", wholeToggle = true }) {
+  const ctx = { deref, depth: 0 };
+  return switchable(schema, ctx, { label, path: [], required: true, isRoot: true, noToggle: !wholeToggle });
 }
 
 function labelRow(meta, id, extra) {
@@ -52,7 +52,7 @@ function switchable(schema, ctx, meta) {
   } catch (err) {
     form = jsonEditor(ctx, { ...meta, note: "Shown as JSON: this schema could not be rendered as a form." });
   }
-  if (form.isJson) return form;
+  if (form.isJson || meta.noToggle) return form;
   let json = null;
   let mode = "form";
   const btn = h("button", {
@@ -112,12 +112,13 @@ function editorFor(rawSchema, ctx, meta) {
   return jsonEditor(ctx, m);
 }
 
-function leaf(meta, control, extra) {
-  const descId = `${control.id}-desc`;
-  if (meta.description) control.setAttribute("aria-describedby", descId);
-  if (meta.required && !meta.isRoot) control.setAttribute("aria-required", "true");
+// `labelled` is the form control itself when `control` is a wrapper around it.
+function leaf(meta, control, extra, labelled = control) {
+  const descId = `${labelled.id}-desc`;
+  if (meta.description) labelled.setAttribute("aria-describedby", descId);
+  if (meta.required && !meta.isRoot) labelled.setAttribute("aria-required", "true");
   const err = errorLine();
-  const el = h("div", { class: "field" }, labelRow(meta, control.id), description(meta, descId),
+  const el = h("div", { class: "field" }, labelRow(meta, labelled.id), description(meta, descId),
     control, extra, err);
   return { el, err };
 }
@@ -221,7 +222,7 @@ function fileEditor(ctx, meta, widget) {
   const input = h("input", { id: uid("f"), type: "file" });
   const info = h("span", { class: "muted" }, "or drop a file here");
   const zone = h("div", { class: "drop" }, input, info);
-  const { el, err } = leaf(meta, zone);
+  const { el, err } = leaf(meta, zone, null, input);
   err.setAttribute("role", "alert");
   let value = "";
   const take = (file) => {

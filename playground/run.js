@@ -25,11 +25,13 @@ function formatDetail(detail) {
 export async function httpError(response) {
   const text = await response.text().catch(() => "");
   let message = text || response.statusText;
+  let runId = null;
   try {
     const body = JSON.parse(text);
     if (body && typeof body === "object" && "detail" in body) message = formatDetail(body.detail);
+    runId = body?.run_id ?? null;
   } catch { /* not JSON: show the text as is */ }
-  return new RunError(`HTTP ${response.status}: ${message}`, { status: response.status });
+  return new RunError(`HTTP ${response.status}: ${message}`, { status: response.status, runId });
 }
 
 export async function getJSON(url, signal) {

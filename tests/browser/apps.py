@@ -1,0 +1,225 @@
+"""The app the playground browser tests drive (`tests.browser.apps:app`).
+
+Every route uses offline fakes; the chat model streams word by word with a small
+delay so the timeline has real durations and time to first token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.prompt_values import PromptValue
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
+from langchain_core.runnables import ConfigurableField, RunnableGenerator, RunnableLambda
+from pydantic import BaseModel, Field
+
+from langserve_like import add_routes
+from langserve_like.protocol import Feedback
+
+JOKE = "hello world this is a joke"  # 11 streamed tokens: 6 words and 5 spaces
+XSS = "</script><img src=x onerror=\"document.title='pwned'\">"
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replies with `reply`, or echoes the last human message when `echo` is set."""
+
+    reply: str = JOKE
+    echo: bool = False
+    prefix: str = "You said:"
+    delay: float = 0.01
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-fake"
+
+    def _text(self, messages: list[BaseMessage]) -> str:
+        if not self.echo:
+            return self.reply
+        said = [m for m in messages if isinstance(m, HumanMessage)]
+        turns = sum(1 for m in messages if m.type in ("human", "ai"))
+        return f"{self.prefix} {said[-1].text if said else ''} ({turns} messages)"
+
+    def _usage(self, messages: list[BaseMessage], tokens: int) -> dict[str, int]:
+        prompt = sum(len(m.text.split()) for m in messages)
+        return {"input_tokens": prompt, "output_tokens": tokens, "total_tokens": prompt + tokens}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = self._text(messages)
+        tokens = len([t for t in re.split(r"(\s)", text) if t])
+        message = AIMessage(content=text, usage_metadata=self._usage(messages, tokens))  # type: ignore[arg-type]
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        tokens = [t for t in re.split(r"(\s)", self._text(messages)) if t]
+        for token in tokens:
+            await asyncio.sleep(self.delay)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
+            if run_manager:
+                await run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+        usage = self._usage(messages, len(tokens))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", usage_metadata=usage, chunk_position="last")  # type: ignore[arg-type]
+        )
+
+
+def joke_chain(**model: Any) -> Any:
+    prompt = ChatPromptTemplate.from_template("tell me a joke about {topic}")
+    return prompt | ScriptedChatModel(**model)
+
+
+def to_text(value: PromptValue) -> str:
+    return value.to_string()
+
+
+def configurable_chain() -> Any:
+    prompt = PromptTemplate.from_template("tell me a joke about {topic}").configurable_fields(
+        template=ConfigurableField(
+            id="template", name="Template", description="The prompt template"
+        )
+    )
+    styled = prompt.configurable_alternatives(
+        ConfigurableField(id="style", name="Style", description="Which prompt to use"),
+        default_key="polite",
+        pirate=PromptTemplate.from_template("arr, a pirate joke about {topic}"),
+    )
+    return styled | RunnableLambda(to_text)
+
+
+def find_docs(query: str) -> list[Document]:
+    return [
+        Document(page_content=f"first doc about {query}", metadata={"rank": 1}),
+        Document(page_content=f"second doc about {query}", metadata={"rank": 2}),
+    ]
+
+
+async def fail_midway(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for _ in chunks:
+        pass
+    yield "partial output"
+    raise ValueError(f"deliberate failure {XSS}")
+
+
+class Address(BaseModel):
+    city: str
+    zip: str | None = None
+
+
+class Node(BaseModel):
+    name: str
+    children: list[Node] = []
+
+
+class KitchenSink(BaseModel):
+    """Every shape the form handles. </script><img src=x onerror=alert(1)>"""
+
+    title: str = Field(description=f"A title {XSS}")
+    count: int = 3
+    ratio: float | None = None
+    flag: bool = False
+    color: Literal["red", "green"] = "red"
+    either: int | str = 1
+    tags: dict[str, int] = {}
+    addresses: list[Address] = []
+    home: Address | None = None
+    tree: Node | None = None
+
+
+def echo_kitchen(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+class HtmlInput(BaseModel):
+    """Docs with markup: <b>bold?</b> </script><script>document.title='pwned'</script>"""
+
+    text: str = Field(title=f"Text {XSS}", description=f"Description {XSS}")
+
+
+def markup_output(value: dict[str, Any]) -> str:
+    return (
+        "# Result\n\n- first item\n- [a link](https://example.com/x)\n\n"
+        f"{XSS}\n\nYou typed: {value['text']}"
+    )
+
+
+class FileInput(BaseModel):
+    data: str = Field(json_schema_extra={"widget": {"type": "base64file", "max_bytes": 1000}})
+    filename: str = ""
+    mime_type: str = ""
+
+
+def describe_file(value: dict[str, Any]) -> str:
+    raw = base64.b64decode(value["data"])
+    return f"{value['filename']} {value['mime_type']} {len(raw)} bytes: {raw.decode()}"
+
+
+received_feedback: list[dict[str, Any]] = []
+
+
+def record_feedback(feedback: Feedback) -> None:
+    received_feedback.append(feedback.model_dump(mode="json", exclude_none=True))
+
+
+app = FastAPI()
+add_routes(app, joke_chain(), path="/joke")
+add_routes(app, joke_chain(reply=" ".join(["word"] * 300), delay=0.02), path="/slow")
+add_routes(app, joke_chain(), path="/no_events", disabled_endpoints=["stream_events"])
+add_routes(app, configurable_chain(), path="/configurable")
+chat_prompt = ChatPromptTemplate.from_messages(
+    [("system", "You are a parrot."), MessagesPlaceholder("messages")]
+)
+parrot = ScriptedChatModel(echo=True).configurable_fields(
+    prefix=ConfigurableField(id="prefix", name="Prefix", description="Starts every reply")
+)
+add_routes(app, chat_prompt | parrot, path="/chat", playground_type="chat")
+add_routes(app, RunnableLambda(find_docs), path="/documents")
+add_routes(
+    app,
+    RunnableGenerator(fail_midway).with_types(input_type=str, output_type=str),
+    path="/error",
+    expose_error_messages=True,
+)
+add_routes(app, RunnableLambda(echo_kitchen).with_types(input_type=KitchenSink), path="/kitchen")
+add_routes(app, RunnableLambda(markup_output).with_types(input_type=HtmlInput), path="/html")
+add_routes(app, RunnableLambda(describe_file).with_types(input_type=FileInput), path="/file")
+add_routes(
+    app,
+    joke_chain(),
+    path="/feedback",
+    enable_feedback_endpoint=True,
+    feedback_sink=record_feedback,
+)
+
+# A route whose full prefix only exists after two include_router calls (LangServe #578).
+inner = APIRouter(prefix="/inner")
+add_routes(inner, joke_chain(), path="/joke")
+outer = APIRouter(prefix="/outer")
+outer.include_router(inner)
+app.include_router(outer, prefix="/api")
+
+
+@app.get("/_test/feedback")
+async def feedback_received() -> list[dict[str, Any]]:
+    return received_feedback
