@@ -62,7 +62,11 @@ class RemoteRunnable(Runnable[Any, Any]):
             not apply to them.
         serializer: how inputs are encoded and outputs decoded; the default
             `WellKnownLCSerializer` turns LangChain objects (messages, documents,
-            prompt values, ...) back into their classes.
+            prompt values, ...) back into their classes. A dict becomes one only if
+            its `type` tag names a well-known class *and* it has every key the
+            server writes for that class, so user data such as
+            `{"type": "human", "content": "hi"}` stays a dict. Dict chunks of
+            `stream` / `astream` come back as `AddableDict`, so they add up.
         use_server_callback_events: replay the callback events of a server route
             with `include_callback_events=True` into this call's callback
             handlers, as child runs of the remote call (fresh run ids).

@@ -1,4 +1,5 @@
-"""EventAggregator records a server request's callback events (protocol.md §10)."""
+"""Callback events: recorded on the server (EventAggregator), replayed on the client
+(EventReplayer); protocol.md §10."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from langserve_like.callbacks import EventAggregator
+from langserve_like.callbacks import INTERNAL_ERROR, EventAggregator, EventReplayer
+from langserve_like.exceptions import RemoteRunError
 from langserve_like.serialization import WellKnownLCSerializer
 
 
@@ -116,3 +118,73 @@ async def test_event_aggregator_reports_each_event_as_it_happens() -> None:
     await RunnableLambda(lambda x: x).ainvoke(1, _config(aggregator))
 
     assert seen == ["on_chain_start", "on_chain_end"]
+
+
+# --- client side: EventReplayer ---------------------------------------------------
+
+SERVER_ROOT = "6997cb5f-0000-4000-8000-000000000001"
+SERVER_CHILD = "01a20168-0000-7000-8000-000000000002"
+
+
+def _event(type_: str, run_id: str, parent: str | None, **args: Any) -> dict[str, Any]:
+    return {"type": type_, "run_id": run_id, "parent_run_id": parent, "tags": ["t"], **args}
+
+
+def test_event_replayer_gives_fresh_ids_and_parents_roots_under_the_client_run() -> None:
+    client_run = uuid.uuid4()
+    replayer = EventReplayer(client_run)
+
+    root = replayer.call(_event("on_chain_start", SERVER_ROOT, None, inputs=1))
+    child = replayer.call(_event("on_chain_start", SERVER_CHILD, SERVER_ROOT, inputs=1))
+    root_end = replayer.call(_event("on_chain_end", SERVER_ROOT, None, outputs=2))
+
+    assert root is not None
+    assert child is not None
+    assert root_end is not None
+    assert root.kwargs["parent_run_id"] == client_run
+    assert child.kwargs["parent_run_id"] == root.kwargs["run_id"]
+    assert root_end.kwargs["run_id"] == root.kwargs["run_id"]
+    assert str(root.kwargs["run_id"]) not in (SERVER_ROOT, SERVER_CHILD)
+    assert root.args == (None, 1)
+    assert root_end.args == (2,)
+
+
+def test_event_replayer_turns_scrubbed_errors_into_remote_run_errors() -> None:
+    replayer = EventReplayer(uuid.uuid4())
+
+    call = replayer.call(_event("on_chain_error", SERVER_ROOT, None, error=dict(INTERNAL_ERROR)))
+
+    assert call is not None
+    (error,) = call.args
+    assert isinstance(error, RemoteRunError)
+    assert str(error) == "500: Internal Server Error"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({"type": "on_future_thing", "run_id": SERVER_ROOT}, id="unknown-type"),
+        pytest.param({"type": "on_chain_end", "run_id": "not-a-uuid"}, id="bad-run-id"),
+        pytest.param(["not", "a", "dict"], id="not-a-dict"),
+    ],
+)
+def test_event_replayer_skips_events_it_cannot_use(event: Any) -> None:
+    assert EventReplayer(uuid.uuid4()).call(event) is None
+
+
+def test_event_replayer_abort_ends_open_runs_innermost_first() -> None:
+    replayer = EventReplayer(uuid.uuid4())
+    root = replayer.call(_event("on_chain_start", SERVER_ROOT, None, inputs=1))
+    model = replayer.call(_event("on_chat_model_start", SERVER_CHILD, SERVER_ROOT, messages=[]))
+    error = RemoteRunError()
+
+    calls = replayer.abort(error)
+
+    assert root is not None
+    assert model is not None
+    assert [(c.name, c.kwargs["run_id"]) for c in calls] == [
+        ("on_llm_error", model.kwargs["run_id"]),
+        ("on_chain_error", root.kwargs["run_id"]),
+    ]
+    assert all(c.args == (error,) for c in calls)
+    assert replayer.abort(error) == []
