@@ -76,20 +76,8 @@ DEFAULT_MAX_BATCH_SIZE = 256
 #: Maps a runnable's exception to the failure the client sees, or None for a plain 500.
 ErrorMapper = Callable[[BaseException], "RunnableFailed | None"]
 StreamKind = Literal["stream", "stream_log", "stream_events"]
-CORE_ENDPOINTS = frozenset(
-    {
-        "invoke",
-        "batch",
-        "stream",
-        "stream_log",
-        "stream_events",
-        "input_schema",
-        "output_schema",
-        "config_schema",
-        "playground",
-        "config_hashes",
-    }
-)
+# Mounted unless disabled; the feedback endpoints are opt-in (LangServe bug 3).
+CORE_ENDPOINTS = KNOWN_ENDPOINTS - {"feedback", "token_feedback", "public_trace_link"}
 _JSON = "application/json"
 _DONE: Any = object()
 _T = TypeVar("_T")
@@ -277,7 +265,12 @@ class APIHandler:
         return body, value, config
 
     def _failure(self, exc: BaseException, run_id: Any) -> RunnableFailed:
-        mapped = self.error_mapper(exc) if self.error_mapper is not None else None
+        mapped = None
+        if self.error_mapper is not None:
+            try:
+                mapped = self.error_mapper(exc)
+            except Exception:  # a bug in the app's mapper must not become a crash
+                logger.exception("error_mapper of %s raised; answering 500", self.run_name)
         if mapped is not None:
             logger.warning(
                 "Run %s of %s failed: %s -> %s",

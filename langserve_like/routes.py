@@ -55,7 +55,7 @@ class Endpoint:
     response_model: str | None = None
 
 
-_SSE_DOC = {
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: metadata, data*, then end or error",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -139,16 +139,30 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
 
     for base, with_hash in bases:
         for endpoint in ENDPOINTS:
-            if endpoint.name in handler.endpoints:
+            if endpoint.name not in handler.endpoints:
+                continue
+            common: dict[str, Any] = {
+                "path": f"{path}{base}/{endpoint.name}",
+                "methods": [endpoint.method],
+                "name": f"{path} {endpoint.name}{' with config' if with_hash else ''}",
+                "summary": endpoint.summary,
+                "tags": [f"{tag}/config" if with_hash else tag],
+                "dependencies": deps,
+            }
+            real = _real_endpoint(getattr(handler, endpoint.name))
+            # GET endpoints take no body, so the real route documents itself.
+            router.add_api_route(
+                endpoint=real, include_in_schema=not endpoint.request_model, **common
+            )
+            if endpoint.request_model:
+                model = getattr(handler.models, endpoint.request_model)
+                response = getattr(handler.models, endpoint.response_model or "", None)
                 router.add_api_route(
-                    f"{path}{base}/{endpoint.name}",
-                    _real_endpoint(getattr(handler, endpoint.name)),
-                    methods=[endpoint.method],
-                    name=f"{path} {endpoint.name}{' with config' if with_hash else ''}",
-                    summary=endpoint.summary,
-                    tags=[f"{tag}/config" if with_hash else tag],
-                    dependencies=deps,
-                    include_in_schema=endpoint.method == "GET",
+                    endpoint=_docs_endpoint(model, with_hash),
+                    response_model=response,
+                    responses=None if response else _SSE_DOC,
+                    route_class_override=_DocsOnlyRoute,
+                    **common,
                 )
         if "playground" in handler.endpoints:
             router.add_api_route(
@@ -161,87 +175,39 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
 
     _register_feedback(router, handler, path, tag, deps)
 
-    for base, with_hash in bases:
-        for endpoint in ENDPOINTS:
-            if endpoint.name in handler.endpoints and endpoint.request_model:
-                response_model = (
-                    getattr(handler.models, endpoint.response_model)
-                    if endpoint.response_model
-                    else None
-                )
-                router.add_api_route(
-                    f"{path}{base}/{endpoint.name}",
-                    _docs_endpoint(getattr(handler.models, endpoint.request_model), with_hash),
-                    methods=[endpoint.method],
-                    name=f"{path} {endpoint.name}{' with config' if with_hash else ''}",
-                    summary=endpoint.summary,
-                    tags=[f"{tag}/config" if with_hash else tag],
-                    dependencies=deps,
-                    response_model=response_model,
-                    responses=None if response_model else _SSE_DOC,  # type: ignore[arg-type]
-                    route_class_override=_DocsOnlyRoute,
-                )
-
 
 def _register_feedback(
     router: APIRouter, handler: APIHandler, path: str, tag: str, deps: list[Depends]
 ) -> None:
-    if "feedback" in handler.endpoints:
+    """The optional feedback endpoints: ordinary FastAPI routes with typed bodies."""
 
-        async def create_feedback(feedback: Feedback) -> Response:
-            return await handler.create_feedback(feedback)
+    async def create_feedback(feedback: Feedback) -> Response:
+        return await handler.create_feedback(feedback)
 
-        async def check_feedback() -> Response:
-            return await handler.check_feedback_enabled()
+    async def check_feedback() -> Response:
+        return await handler.check_feedback_enabled()
 
-        router.add_api_route(
-            f"{path}/feedback",
-            create_feedback,
-            methods=["POST"],
-            tags=[tag],
-            dependencies=deps,
-        )
-        router.add_api_route(
-            f"{path}/feedback",
-            check_feedback,
-            methods=["HEAD"],
-            tags=[tag],
-            dependencies=deps,
-        )
-    if "token_feedback" in handler.endpoints:
+    async def token_feedback(body: TokenFeedback) -> Response:
+        return await handler.create_feedback_from_token(body)
 
-        async def token_feedback(body: TokenFeedback) -> Response:
-            return await handler.create_feedback_from_token(body)
+    async def trace_link(body: TraceLinkRequest) -> Response:
+        return await handler.create_public_trace_link(body)
 
-        router.add_api_route(
-            f"{path}/token_feedback",
-            token_feedback,
-            methods=["POST"],
-            tags=[tag],
-            dependencies=deps,
-        )
-    if "public_trace_link" in handler.endpoints:
+    async def check_trace_link() -> Response:
+        return await handler.check_public_trace_link_enabled()
 
-        async def trace_link(body: TraceLinkRequest) -> Response:
-            return await handler.create_public_trace_link(body)
-
-        async def check_trace_link() -> Response:
-            return await handler.check_public_trace_link_enabled()
-
-        router.add_api_route(
-            f"{path}/public_trace_link",
-            trace_link,
-            methods=["PUT"],
-            tags=[tag],
-            dependencies=deps,
-        )
-        router.add_api_route(
-            f"{path}/public_trace_link",
-            check_trace_link,
-            methods=["HEAD"],
-            tags=[tag],
-            dependencies=deps,
-        )
+    table: list[tuple[str, str, _Handler]] = [
+        ("feedback", "POST", create_feedback),
+        ("feedback", "HEAD", check_feedback),
+        ("token_feedback", "POST", token_feedback),
+        ("public_trace_link", "PUT", trace_link),
+        ("public_trace_link", "HEAD", check_trace_link),
+    ]
+    for name, method, endpoint in table:
+        if name in handler.endpoints:
+            router.add_api_route(
+                f"{path}/{name}", endpoint, methods=[method], tags=[tag], dependencies=deps
+            )
 
 
 def _select_endpoints(
