@@ -197,13 +197,12 @@ async def debug_state() -> dict[str, Any]:
     return {"counters": dict(STATE), "tasks": len(asyncio.all_tasks())}
 
 
-def make_probe_app(*, expose_error_messages: bool = False) -> FastAPI:
+def make_probe_app() -> FastAPI:
     app = FastAPI()
     options: dict[str, Any] = {
         "max_body_size": MAX_BODY,
         "max_batch_size": MAX_BATCH,
         "error_mapper": map_provider_errors,
-        "expose_error_messages": expose_error_messages,
     }
     add_routes(app, RunnableGenerator(ticks), path="/ticks", **options)
     add_routes(app, RunnableGenerator(slow_first_chunk), path="/slow_start", **options)
@@ -211,6 +210,14 @@ def make_probe_app(*, expose_error_messages: bool = False) -> FastAPI:
     add_routes(app, RunnableLambda(echo), path="/echo", **options)
     add_routes(app, RunnableLambda(fail), path="/fail", **options)
     add_routes(app, RunnableGenerator(fail_midway), path="/fail_midway", **options)
+    # The same failures on routes whose app opted in to showing exception text.
+    add_routes(app, RunnableLambda(fail), path="/exposed/fail", expose_error_messages=True)
+    add_routes(
+        app,
+        RunnableGenerator(fail_midway),
+        path="/exposed/fail_midway",
+        expose_error_messages=True,
+    )
     add_routes(
         app,
         ChatPromptTemplate.from_messages([("human", "{topic}")]) | chat_model(),
@@ -223,7 +230,6 @@ def make_probe_app(*, expose_error_messages: bool = False) -> FastAPI:
 
 
 probe_app = make_probe_app()
-exposing_probe_app = make_probe_app(expose_error_messages=True)
 
 
 # --- client-side helpers for the tests that talk to these apps over a socket ---------
