@@ -144,6 +144,20 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
     return outcome["value"]  # type: ignore[no-any-return]
 
 
+def _public_ops(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Log patches without `__`-prefixed metadata, which stream_events strips too."""
+    public = ops
+    for i, op in enumerate(ops):
+        value = op.get("value")
+        metadata = value.get("metadata") if isinstance(value, dict) else None
+        if isinstance(metadata, dict) and any(key.startswith("__") for key in metadata):
+            if public is ops:
+                public = list(ops)  # the patches are langchain-core's: copy, never mutate
+            clean = {k: v for k, v in metadata.items() if not k.startswith("__")}
+            public[i] = {**op, "value": {**op["value"], "metadata": clean}}
+    return public
+
+
 def _agen(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
     """langchain-core returns async generators; say so to the type checker."""
     return iterator  # type: ignore[return-value]
@@ -425,7 +439,7 @@ class APIHandler:
                     ],
                 }
             log = self.runnable.astream_log(value, config, diff=True, **filters)
-            return _agen(log), lambda patch: dumps({"ops": patch.ops})
+            return _agen(log), lambda patch: dumps({"ops": _public_ops(patch.ops)})
         root_id = str(config["run_id"])
         allow = self._allow_list
 

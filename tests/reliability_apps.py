@@ -232,6 +232,40 @@ def make_probe_app() -> FastAPI:
 probe_app = make_probe_app()
 
 
+# --- what must never reach a client --------------------------------------------------
+
+TENANT_SECRET = "tenant-secret-from-a-config-modifier"
+CHAIN_INTERNAL = "chain-internal-metadata-value"
+
+
+def tag_tenant(config: dict[str, Any], request: Any) -> dict[str, Any]:
+    """A per-request modifier that puts internal (`__`) metadata on the run."""
+    metadata = config.setdefault("metadata", {})
+    metadata["__tenant"] = TENANT_SECRET
+    metadata["tenant_visible"] = "ok"
+    return config
+
+
+def make_secrets_app() -> FastAPI:
+    """Routes whose runs carry internal metadata or fail with a secret in the text;
+    every output and callback event is on. No CORS middleware: that is the app's call."""
+    app = FastAPI()
+    chain = (
+        ChatPromptTemplate.from_messages([("human", "{topic}")]) | chat_model() | StrOutputParser()
+    ).with_config(metadata={"__internal": CHAIN_INTERNAL})
+    options: dict[str, Any] = {
+        "include_callback_events": True,
+        "per_req_config_modifier": tag_tenant,
+    }
+    add_routes(app, chain, path="/chain", **options)
+    add_routes(app, RunnableLambda(fail), path="/fail", **options)
+    add_routes(app, RunnableGenerator(fail_midway), path="/fail_midway", **options)
+    return app
+
+
+secrets_app = make_secrets_app()
+
+
 # --- client-side helpers for the tests that talk to these apps over a socket ---------
 
 
