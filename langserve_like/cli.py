@@ -179,7 +179,7 @@ def _paths(routes: Sequence[Any], prefix: str = "") -> Iterator[str]:
             yield prefix + path
 
 
-def route_summary(app: Any, base_url: str) -> str:
+def route_summary(app: Any, base_url: str, root_path: str = "") -> str:
     """The start-up block: every served runnable with its invoke, stream and playground URLs."""
     paths = set(_paths(app.routes))
     bases = sorted(
@@ -198,7 +198,11 @@ def route_summary(app: Any, base_url: str) -> str:
             lines.append(f"    playground  GET  {base_url}{base}/playground/")
     docs_url = getattr(app, "docs_url", None)
     if docs_url:
-        lines.append(f"  API docs            {base_url}{docs_url}")
+        lines.append(f"  API docs: {base_url}{docs_url}")
+    if root_path:
+        lines.append(
+            f"  root path: {root_path} (the proxy's prefix; it strips it before forwarding)"
+        )
     return "\n".join(lines)
 
 
@@ -218,7 +222,7 @@ def _run(app: Any, args: argparse.Namespace, options: dict[str, Any], reload_dir
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"
-    logger.info(route_summary(app, f"http://{shown_host}:{args.port}"))
+    logger.info(route_summary(app, f"http://{shown_host}:{args.port}", args.root_path))
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

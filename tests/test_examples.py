@@ -511,3 +511,16 @@ def test_examples_chat_playground_route(example: Any) -> None:
 
     assert client.get("/chat/playground/").status_code == 200
     assert client.get("/chat/playground/info.json").json()["playground_type"] == "chat"
+
+
+# --- the README's quickstart snippet -------------------------------------------------------
+
+
+def test_examples_quickstart_snippet_serves_the_joke() -> None:
+    snippet = (EXAMPLES.parent / "docs" / "quickstart.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", snippet, re.DOTALL)
+    namespace: dict[str, Any] = {"__name__": "server"}
+    exec(compile(code, "docs/quickstart.md", "exec"), namespace)
+    client = TestClient(namespace["app"])
+    assert invoke(client, "/joke/invoke", {"input": {"topic": "parrots"}}).startswith("Why")
+    assert len(data_of(stream(client, "/joke/stream", {"input": {"topic": "parrots"}}))) > 5
