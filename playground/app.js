@@ -390,5 +390,6 @@ boot().catch((err) => {
   setStatus("error");
 }).finally(() => {
   main.setAttribute("aria-busy", "false");
-  main.append(h("span", { testid: "pg-ready", hidden: true }));
+  // data-ms: milliseconds from navigation start until the page was usable (R20).
+  main.append(h("span", { testid: "pg-ready", hidden: true, "data-ms": String(Math.round(performance.now())) }));
 });

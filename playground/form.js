@@ -44,6 +44,12 @@ function showError(line, control, messages) {
   if (control) control.setAttribute("aria-invalid", messages.length ? "true" : "false");
 }
 
+// While editing, only the invalid state (a border colour) changes: a message line
+// appearing on blur would move the Run button away from under the pointer.
+function markInvalid(control, messages) {
+  control.setAttribute("aria-invalid", messages.length ? "true" : "false");
+}
+
 // Wraps a field so it can be switched to a raw-JSON editor and back.
 function switchable(schema, ctx, meta) {
   let form;
@@ -145,7 +151,7 @@ function numberEditor(ctx, meta, type) {
     else if (type === "integer" && input.value !== "" && !Number.isInteger(Number(input.value))) out.push("must be an integer");
     return out;
   };
-  input.addEventListener("blur", () => showError(err, input, check()));
+  input.addEventListener("blur", () => markInvalid(input, check()));
   return {
     el,
     get: () => (input.value === "" ? undefined : Number(input.value)),
@@ -208,7 +214,10 @@ function jsonEditor(ctx, meta) {
     showError(err, ta, p.ok ? [] : [p.error]);
     return p.ok ? [] : [`${formatPath(meta.path)}: ${p.error}`];
   };
-  ta.addEventListener("blur", showErrors);
+  ta.addEventListener("blur", () => {
+    const p = parse();
+    markInvalid(ta, p.ok ? [] : [p.error]);
+  });
   return {
     el, isJson: true, parse, showErrors,
     get: () => parse().value,

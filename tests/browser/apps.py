@@ -175,6 +175,21 @@ def describe_file(value: dict[str, Any]) -> str:
     return f"{value['filename']} {value['mime_type']} {len(raw)} bytes: {raw.decode()}"
 
 
+class OddInput(BaseModel):
+    """Shapes the form has no widget for: they must fall back to a JSON editor."""
+
+    payload: Any = None
+    mystery: dict[str, Any] = Field(default={}, json_schema_extra={"type": "mystery"})
+
+
+def echo_odd(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+def big_output(text: str) -> str:
+    return "x" * 5_000_000
+
+
 received_feedback: list[dict[str, Any]] = []
 
 
@@ -203,6 +218,9 @@ add_routes(
 )
 add_routes(app, RunnableLambda(echo_kitchen).with_types(input_type=KitchenSink), path="/kitchen")
 add_routes(app, RunnableLambda(markup_output).with_types(input_type=HtmlInput), path="/html")
+add_routes(app, RunnableLambda(echo_odd).with_types(input_type=OddInput), path="/odd")
+add_routes(app, RunnableLambda(big_output).with_types(input_type=str), path="/big")
+add_routes(app, joke_chain(reply=" ".join(["tok"] * 2500), delay=0), path="/many_tokens")
 add_routes(app, RunnableLambda(describe_file).with_types(input_type=FileInput), path="/file")
 add_routes(
     app,

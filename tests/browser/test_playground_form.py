@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from typing import Any
 
 import httpx
@@ -210,10 +212,25 @@ def test_kitchen_sink_form_round_trips_to_the_request_body(pg: Browsing) -> None
 
 
 def test_odd_schema_falls_back_to_json(pg: Browsing) -> None:
+    page = pg.open("/odd")
+    form = page.get_by_test_id("pg-input")
+    form.get_by_role("textbox", name="Payload").fill('{"any": ["json", 1]}')
+    form.get_by_role("textbox", name="Mystery").fill('{"k": true}')
+    posts = record_posts(page)
+    page.get_by_test_id("pg-run-invoke").click()
+    finish(page)
+    assert posts[-1][1]["input"] == {"payload": {"any": ["json", 1]}, "mystery": {"k": True}}
+
+    form.get_by_role("textbox", name="Payload").fill("{not json")
+    page.get_by_test_id("pg-run-invoke").click()
+    finish(page, "error")
+    expect(page.get_by_role("alert")).to_contain_text("payload: invalid JSON")
+    assert len(posts) == 1  # the client caught it; nothing was sent
+
+
+def test_markup_in_descriptions_stays_text(pg: Browsing) -> None:
     page = pg.open("/kitchen")
-    description = page.get_by_text("A title </script><img", exact=False)
-    expect(description).to_be_visible()
-    # The model's docstring with markup is not rendered as HTML either.
+    expect(page.get_by_text("A title </script><img", exact=False)).to_be_visible()
     assert page.locator("main img").count() == 0
     assert page.title() != "pwned"
 
@@ -337,3 +354,54 @@ def test_feedback_thumbs_post_to_the_sink(pg: Browsing) -> None:
     plain.get_by_test_id("pg-run-stream").click()
     finish(plain)
     expect(plain.get_by_role("button", name="Good response")).to_have_count(0)
+
+
+def test_page_loads_fast_from_its_own_origin_only(pg: Browsing) -> None:
+    requests: list[str] = []
+    pg.page.on("request", lambda r: requests.append(r.url))
+    page = pg.open("/joke")
+    ready_ms = int(page.get_by_test_id("pg-ready").get_attribute("data-ms") or 0)
+    # R20 asks for <= 300 ms on loopback; CI shares 2 cores with other jobs.
+    assert ready_ms < 1500, ready_ms
+    assert all(url.startswith(pg.origin) for url in requests)
+    names = {url.rsplit("/", 1)[-1] for url in requests}
+    assert {"info.json", "input_schema", "output_schema", "config_schema"} <= names
+
+
+def test_five_megabyte_output_keeps_the_page_responsive(pg: Browsing) -> None:
+    page = pg.open("/big")
+    page.get_by_test_id("pg-input").get_by_role("textbox").fill("big")
+    page.get_by_test_id("pg-run-events").click()
+    expect(page.get_by_test_id("pg-status")).to_have_attribute(
+        "data-status", "done", timeout=30_000
+    )
+    output = page.get_by_test_id("pg-output")
+    expect(output.get_by_role("button", name=re.compile("Show all"))).to_be_visible()
+    toggle = page.get_by_role("checkbox", name="Markdown")
+    started = time.monotonic()
+    toggle.click()
+    expect(toggle).not_to_be_checked()
+    assert time.monotonic() - started < 1.0
+    row = page.locator("[data-testid=pg-event-row][data-name='/big']")
+    row.get_by_text("Output", exact=True).click()
+    expect(row.get_by_role("button", name=re.compile("Show all"))).to_be_visible()
+
+
+def test_five_thousand_token_stream_has_no_long_tasks(pg: Browsing) -> None:
+    page = pg.open("/many_tokens")
+    page.evaluate(
+        """() => {
+            window.longTasks = [];
+            new PerformanceObserver((list) => {
+                for (const e of list.getEntries()) window.longTasks.push(e.duration);
+            }).observe({ type: "longtask" });
+        }"""
+    )
+    page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("t")
+    page.get_by_test_id("pg-run-stream").click()
+    expect(page.get_by_test_id("pg-status")).to_have_attribute(
+        "data-status", "done", timeout=30_000
+    )
+    expect(page.get_by_test_id("pg-output")).to_contain_text("tok tok tok")
+    long_tasks = page.evaluate("() => window.longTasks")
+    assert [d for d in long_tasks if d > 100] == []
