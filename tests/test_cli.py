@@ -192,15 +192,15 @@ def test_cli_demo_streams_jokes_without_a_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with a few modules; sys.path and sys.modules are restored."""
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working directory with a few modules; sys.path and the imports are undone after."""
     name = f"chains_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{name}.py").write_text(DOUBLE_MODULE + "app = __import__('fastapi').FastAPI()\n")
     (tmp_path / f"broken_{name}.py").write_text("import a_dependency_that_is_not_installed\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "modules", dict(sys.modules))
-    return tmp_path
+    yield tmp_path
+    sys.modules.pop(name, None)
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
