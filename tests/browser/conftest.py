@@ -1,6 +1,6 @@
-"""Fixtures for the playground browser tests: one uvicorn server and one Debian
-Chromium (driven by Playwright through `executable_path`) for the whole session, a
-fresh browser context per test, and a check that no test saw a console error, a
+"""Fixtures for the playground browser tests: one uvicorn server for the session, one
+Debian Chromium (driven by Playwright through `executable_path`) per module, a fresh
+browser context per test, and a check that no test saw a console error, a
 page error or a request to another origin.
 """
 
@@ -41,7 +41,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; run scripts/install-browser")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop marked as
+# running while it is alive, which would break the anyio tests collected after these.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         _unavailable(f"Chromium not found at {CHROMIUM}")
