@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from langserve_like.config import encode_config_hash
 from tests.browser.conftest import Browsing
 
 pytestmark = pytest.mark.browser
@@ -405,3 +406,17 @@ def test_five_thousand_token_stream_has_no_long_tasks(pg: Browsing) -> None:
     expect(page.get_by_test_id("pg-output")).to_contain_text("tok tok tok")
     long_tasks = page.evaluate("() => window.longTasks")
     assert [d for d in long_tasks if d > 100] == []
+
+
+def test_old_config_hash_link_opens_with_its_config(pg: Browsing) -> None:
+    config_hash = encode_config_hash({"configurable": {"style": "pirate"}})
+    page = pg.open(f"/configurable/c/{config_hash}")
+    style = page.get_by_test_id("pg-config").get_by_role("combobox", name="Style")
+    assert style.evaluate("s => s.options[s.selectedIndex].text") == "pirate"
+    posts = record_posts(page)
+    page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("rum")
+    page.get_by_test_id("pg-run-invoke").click()
+    finish(page)
+    expect(page.get_by_test_id("pg-output")).to_contain_text("arr, a pirate joke about rum")
+    assert posts[-1][0] == "invoke"
+    assert posts[-1][1]["config"] == {"configurable": {"style": "pirate"}}
