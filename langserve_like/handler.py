@@ -12,6 +12,7 @@ client's fault (4xx with a detail naming the field), `RunnableFailed` the runnab
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import warnings
@@ -27,7 +28,6 @@ from collections.abc import (
 )
 from typing import Any, Literal, TypeVar
 
-import anyio
 import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from starlette.responses import Response
 
 from langserve_like import feedback as feedback_module
 from langserve_like.config import ConfigResolver, PerRequestConfigModifier
+from langserve_like.disconnect import DisconnectWatch
 from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
 from langserve_like.protocol import (
     CALLBACK,
@@ -123,25 +124,15 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
     LangServe let an abandoned /invoke run to the end, spending tokens nobody reads.
     The work's own exception is re-raised as it is (not inside an ExceptionGroup).
     """
-    outcome: dict[str, Any] = {}
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        scope.cancel()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(watch, group.cancel_scope)
-        try:
-            outcome["value"] = await work
-        except Exception as exc:
-            outcome["error"] = exc
-        group.cancel_scope.cancel()
-    if "error" in outcome:
-        raise outcome["error"]
-    if "value" not in outcome:
-        raise ClientDisconnected
-    return outcome["value"]  # type: ignore[no-any-return]
+    watch = DisconnectWatch(request.receive)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if watch.disconnected:
+            raise ClientDisconnected from None
+        raise
+    finally:
+        watch.stop()
 
 
 def _public_ops(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:

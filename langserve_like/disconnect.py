@@ -1,0 +1,67 @@
+"""Cancel a request's work when its client disconnects, at the cost of a timer.
+
+Watching for a disconnect means a task blocked in `receive()`. LangServe did not
+watch (an abandoned run kept running); the first version here watched with an anyio
+task group around every run, which cost about as much as a whole hand-written
+route's request (profiled: ~380,000 instructions per invoke). Most runs finish in
+milliseconds, so `DisconnectWatch` arms a timer instead and only starts the watcher
+task when the work is still running `WATCH_AFTER` seconds later; a run that takes
+longer is cancelled at most that much later than before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+__all__ = ["WATCH_AFTER", "DisconnectWatch"]
+
+WATCH_AFTER = 0.25
+
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+class DisconnectWatch:
+    """Cancels the task that creates it when `receive()` reports `http.disconnect`.
+
+    Use as::
+
+        watch = DisconnectWatch(receive)
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not watch.disconnected:
+                raise  # someone else's cancellation
+            ...        # the client left
+        finally:
+            watch.stop()
+    """
+
+    __slots__ = ("_handle", "_receive", "_task", "_watcher", "disconnected")
+
+    def __init__(self, receive: Receive, *, after: float = WATCH_AFTER) -> None:
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self.disconnected = False
+        self._handle = asyncio.get_running_loop().call_later(after, self._start)
+
+    def _start(self) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def stop(self) -> None:
+        """Stop watching; call once the work is over, however it ended."""
+        self._handle.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.disconnected and self._task is not None and hasattr(self._task, "uncancel"):
+            # The cancellation was ours and has been handled (Python >= 3.11 counts them).
+            self._task.uncancel()
