@@ -1,0 +1,1 @@
+"""The three servers the benchmark compares, serving the runnables in `runnables`."""
