@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from langserve_like.exceptions import RequestError
 
 __all__ = [
+    "CLIENT_CONFIG_KEYS",
     "MAX_CONFIG_HASH_JSON",
     "MAX_CONFIG_HASH_LENGTH",
     "ConfigResolver",
@@ -55,7 +56,7 @@ MAX_CONFIG_HASH_JSON = 64 * 1024
 # What a client may send in `config`: RunnableConfig's keys (LangServe's Python
 # client sends tags, metadata and recursion_limit with every call) and the camelCase
 # ones LangChain.js's RemoteRunnable sends. `callbacks` never: both clients strip it.
-_CLIENT_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__) - {"callbacks"} | {
+CLIENT_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__) - {"callbacks"} | {
     "maxConcurrency",
     "recursionLimit",
     "returnExceptions",
@@ -130,7 +131,7 @@ class ConfigResolver:
         """Validate a client config against the route's config schema."""
         if not raw:
             return {}
-        unknown = raw.keys() - _CLIENT_CONFIG_KEYS
+        unknown = raw.keys() - CLIENT_CONFIG_KEYS
         if unknown:
             key = sorted(unknown)[0]
             raise RequestError(

@@ -236,7 +236,9 @@ class APIHandler:
             frozenset(stream_log_name_allow_list) if stream_log_name_allow_list else None
         )
         self._events_version = astream_events_version
-        self.models = create_request_models(self.namespace, *self.schemas.docs_models())
+        self.models = create_request_models(
+            self.namespace, *self.schemas.docs_models(), max_batch_size=max_batch_size
+        )
 
     @property
     def feedback_enabled(self) -> bool:
@@ -357,6 +359,8 @@ class APIHandler:
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
         client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
+        if not count:  # nothing to run, but a bad config or hash is still a 4xx
+            self.config.client_config(body.config or None, config_hash)  # type: ignore[arg-type]
         values = [
             self.schemas.validate_input(v, c, ("inputs", i))
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))

@@ -27,6 +27,7 @@ __all__ = [
     "STREAM_FILTERS",
     "BatchBody",
     "EndpointName",
+    "ErrorResponse",
     "InvokeBody",
     "RequestModels",
     "create_request_models",
@@ -183,6 +184,8 @@ def parse_invoke_body(body: Any, endpoint: str) -> InvokeBody:
     filters = None
     if endpoint in ("stream_log", "stream_events"):
         filters = {name: _check_filter(body, name) for name in STREAM_FILTERS}
+        if body.get("diff") is not None and not isinstance(body["diff"], bool):
+            raise _reject(("diff",), "diff must be a boolean or null", "bool_type")
     return InvokeBody(body["input"], config, callback_events, filters)
 
 
@@ -214,6 +217,26 @@ def parse_batch_body(body: Any, max_batch_size: int) -> BatchBody:
 
 
 # --- models for the OpenAPI document -------------------------------------------------
+
+
+class FieldError(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer: `detail` names the problem, as a message or field by field."""
+
+    detail: str | list[FieldError]
+    run_id: str | None = Field(default=None, description="Only when a run failed")
+
+
+class IgnoredKwargs(BaseModel):
+    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`); ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Any = None
 
 
 class RunMetadata(BaseModel):
@@ -250,17 +273,31 @@ class RequestModels:
     batch_response: type[BaseModel]
 
 
+def _optional(description: str | None = None) -> Any:
+    """A field that may be left out but is never null; the schema shows no default."""
+    return Field(
+        default=None,
+        description=description,
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
+
+
+_OPTIONAL = _optional()
+
+
 def create_request_models(
     namespace: str,
     input_model: type[BaseModel],
     output_model: type[BaseModel],
     config_model: type[BaseModel],
+    max_batch_size: int,
 ) -> RequestModels:
     """Models named `<namespace>InvokeRequest`, … so two routes never collide."""
     forbid = ConfigDict(extra="forbid")
     common: dict[str, Any] = {
-        "config": (config_model | None, None),
-        "kwargs": (dict[str, Any] | None, None),
+        # Optional but not nullable: `config: null` is a 422 (LangServe answered 500).
+        "config": (config_model, _OPTIONAL),
+        "kwargs": (IgnoredKwargs | None, None),
     }
     invoke = create_model(
         f"{namespace}InvokeRequest",
@@ -279,12 +316,16 @@ def create_request_models(
     filters["diff"] = (bool | None, None)
     stream_log = create_model(f"{namespace}StreamLogRequest", __base__=stream, **filters)
     stream_events = create_model(f"{namespace}StreamEventsRequest", __base__=stream, **filters)
+    batch_config: Any = config_model | list[config_model]  # type: ignore[valid-type]
     batch = create_model(
         f"{namespace}BatchRequest",
         __config__=forbid,
-        inputs=(list[input_model], ...),  # type: ignore[valid-type]
-        config=(config_model | list[config_model] | None, None),  # type: ignore[valid-type,arg-type]
-        kwargs=(dict[str, Any] | list[Any] | None, None),
+        inputs=(list[input_model], Field(max_length=max_batch_size)),  # type: ignore[valid-type]
+        config=(
+            batch_config,
+            _optional("One config for all inputs, or one per input"),
+        ),
+        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None),
     )
     invoke_response = create_model(
         f"{namespace}InvokeResponse",

@@ -36,7 +36,16 @@ from langserve_like.handler import (
     APIHandler,
     ErrorMapper,
 )
-from langserve_like.protocol import KNOWN_ENDPOINTS, EndpointName, Feedback
+from langserve_like.protocol import (
+    CALLBACK,
+    DATA,
+    ERROR,
+    KNOWN_ENDPOINTS,
+    METADATA,
+    EndpointName,
+    ErrorResponse,
+    Feedback,
+)
 from langserve_like.serialization import Serializer
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
@@ -55,11 +64,77 @@ class Endpoint:
     response_model: str | None = None
 
 
+def _json_text(content_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": content_schema,
+    }
+
+
+def _event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {"event": {"const": name}, "data": _json_text(data)},
+    }
+
+
+# One Server-Sent Event as {"event", "data"} (OpenAPI 3.1 has `schema` describe each
+# event of a stream). `end` has no data line, so it is not an event a parser reports.
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: metadata, data*, then end or error",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "oneOf": [
+                        _event(
+                            METADATA,
+                            {
+                                "type": "object",
+                                "required": ["run_id"],
+                                "properties": {"run_id": {"type": "string"}},
+                            },
+                        ),
+                        _event(DATA, {}),
+                        _event(CALLBACK, {"type": "object"}),
+                        _event(
+                            ERROR,
+                            {
+                                "type": "object",
+                                "required": ["status_code", "message"],
+                                "properties": {
+                                    "status_code": {"type": "integer"},
+                                    "message": {"type": "string"},
+                                    "run_id": {"type": "string"},
+                                },
+                            },
+                        ),
+                    ]
+                }
+            }
+        },
     }
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ErrorResponse}
+
+
+# What the endpoints answer besides 200. An `error_mapper` may add statuses of its own.
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: _error("The body is larger than `max_body_size`"),
+    415: _error("The body is not JSON"),
+    422: _error("The body, its input or its config is invalid; `detail` names the field"),
+    500: _error("The runnable failed; the message is hidden unless the app exposes it"),
+}
+_SCHEMA_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: _error("The `config` query parameter is invalid"),
+}
+_HASH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The config hash does not decode to a config object"),
 }
 
 ENDPOINTS = (
@@ -98,9 +173,16 @@ class _DocsOnlyRoute(APIRoute):
         return Match.NONE, {}
 
 
-def _real_endpoint(method: _Handler) -> _Handler:
+def _real_endpoint(method: _Handler, with_hash: bool) -> _Handler:
+    if with_hash:
+        # Declared so that the GET routes document their path parameter.
+        async def endpoint_with_hash(request: Request, config_hash: str) -> Response:
+            return await method(request, config_hash=config_hash)
+
+        return endpoint_with_hash
+
     async def endpoint(request: Request) -> Response:
-        return await method(request, config_hash=request.path_params.get("config_hash", ""))
+        return await method(request)
 
     return endpoint
 
@@ -149,10 +231,14 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
                 "tags": [f"{tag}/config" if with_hash else tag],
                 "dependencies": deps,
             }
-            real = _real_endpoint(getattr(handler, endpoint.name))
+            real = _real_endpoint(getattr(handler, endpoint.name), with_hash)
+            errors = _HASH_ERRORS if with_hash else {}
             # GET endpoints take no body, so the real route documents itself.
             router.add_api_route(
-                endpoint=real, include_in_schema=not endpoint.request_model, **common
+                endpoint=real,
+                include_in_schema=not endpoint.request_model,
+                responses={**_SCHEMA_ERRORS, **errors},
+                **common,
             )
             if endpoint.request_model:
                 model = getattr(handler.models, endpoint.request_model)
@@ -160,7 +246,7 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
                 router.add_api_route(
                     endpoint=_docs_endpoint(model, with_hash),
                     response_model=response,
-                    responses=None if response else _SSE_DOC,
+                    responses={**({} if response else _SSE_DOC), **_BODY_ERRORS, **errors},
                     route_class_override=_DocsOnlyRoute,
                     **common,
                 )

@@ -17,8 +17,9 @@ from typing import Any, cast
 import orjson
 from langchain_core.load.serializable import Serializable
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, RootModel, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, create_model
 
+from langserve_like.config import CLIENT_CONFIG_KEYS
 from langserve_like.exceptions import RequestError
 
 __all__ = ["CustomUserType", "RouteSchemas", "namespace_for", "unpack_input"]
@@ -53,6 +54,24 @@ def _named(model: type[BaseModel], name: str) -> type[BaseModel]:
     """A subclass of `model` called `name`, so two routes never share a schema name."""
     named: type[BaseModel] = create_model(name, __base__=model)
     return named
+
+
+def _documented_config(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """The config model for /docs: the keys the route validates, the keys it accepts
+    and ignores (so the document matches what a request may carry), nothing else."""
+
+    class Strict(model):  # type: ignore[misc,valid-type]
+        model_config = ConfigDict(extra="forbid")
+
+    ignored: dict[str, Any] = {
+        key: (
+            Any,
+            Field(default=None, description="Accepted and ignored: not in config_keys"),
+        )
+        for key in sorted(CLIENT_CONFIG_KEYS - model.model_fields.keys())
+    }
+    documented: type[BaseModel] = create_model(name, __base__=Strict, **ignored)
+    return documented
 
 
 def unpack_input(value: Any) -> Any:
@@ -94,7 +113,7 @@ class RouteSchemas:
         return (
             _named(self.input_model, f"{self.namespace}Input"),
             _named(self.output_model, f"{self.namespace}Output"),
-            _named(self.config_model, f"{self.namespace}Config"),
+            _documented_config(self.config_model, f"{self.namespace}Config"),
         )
 
     def _for_config(
@@ -150,6 +169,11 @@ class RouteSchemas:
                 {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in errors
             ]
             raise RequestError(422, detail) from None
+        except Exception as exc:  # a LangChain class's own validator choked on the input
+            msg = f"Input could not be validated ({type(exc).__name__})"
+            raise RequestError(
+                422, [{"type": "value_error", "loc": list(loc), "msg": msg}]
+            ) from None
         return unpack_input(validated)
 
     def json_schema(self, which: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
