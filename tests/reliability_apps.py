@@ -84,30 +84,44 @@ def chat_model() -> GenericFakeChatModel:
 
 
 def zoo_routes() -> dict[str, Runnable[Any, Any]]:
+    """The route shapes the OpenAPI document is fuzzed with."""
     prompt = ChatPromptTemplate.from_messages([("human", "tell me a joke about {topic}")])
-    configurable = PromptTemplate.from_template("Hello {name}!").configurable_fields(
-        template=ConfigurableField(id="template", name="Template")
+    greeting = PromptTemplate.from_template("Hello {name}!").configurable_alternatives(
+        ConfigurableField(id="greeting", name="Greeting"),
+        default_key="hello",
+        bye=PromptTemplate.from_template("Bye {name}!"),
     )
     return {
         "/typed": RunnableLambda(add_one),
         "/chat": prompt | chat_model() | StrOutputParser(),
         "/model": RunnableLambda(answer).with_types(input_type=Question),
-        "/configurable": configurable,
+        "/configurable": greeting,
         "/messages": RunnableLambda(reply_to),
         "/documents": RunnableLambda(find_docs),
     }
 
 
-def make_zoo_app() -> FastAPI:
+def configurable_template() -> Runnable[Any, Any]:
+    return PromptTemplate.from_template("Hello {name}!").configurable_fields(
+        template=ConfigurableField(id="template", name="Template")
+    )
+
+
+def make_zoo_app(*, hostile: bool = True) -> FastAPI:
     app = FastAPI()
     for path, runnable in zoo_routes().items():
         add_routes(app, runnable, path=path, max_body_size=MAX_BODY, max_batch_size=MAX_BATCH)
-    # The same configurable prompt, but the server does not let clients configure it.
-    add_routes(app, zoo_routes()["/configurable"], path="/locked", config_keys=())
+    if hostile:
+        # A configurable template: any string is schema-valid, but not every string is
+        # a template, so these are for the hostile-input table, not for fuzzing.
+        add_routes(app, configurable_template(), path="/template")
+        # The same, but the server does not let clients configure it.
+        add_routes(app, configurable_template(), path="/locked", config_keys=())
     return app
 
 
 zoo_app = make_zoo_app()
+fuzz_app = make_zoo_app(hostile=False)
 
 
 # --- instrumented runnables ---------------------------------------------------------

@@ -106,7 +106,7 @@ BODY_CASES: dict[str, Callable[[str], Probe]] = {
     ),
     "deeply_nested_input": lambda e: Probe(422, "valid integer", nested(e, 1000)),
     "deeply_nested_config": lambda e: Probe(
-        422, "valid string", nested(e, 1000, "config"), route="/configurable"
+        422, "valid string", nested(e, 1000, "config"), route="/template"
     ),
     "huge_string_input": lambda e: Probe(422, "valid integer", body(e, "a" * (MAX_BODY - 100))),
     "nul_in_input": lambda e: Probe(422, "valid integer", body(e, "\x00")),
@@ -142,10 +142,10 @@ BODY_CASES: dict[str, Callable[[str], Probe]] = {
         e, [], "Number of configs" if e == "batch" else "config must be a JSON object"
     ),
     "configurable_not_object": lambda e: config_probe(
-        e, {"configurable": "x"}, "configurable", "/configurable"
+        e, {"configurable": "x"}, "configurable", "/template"
     ),
     "configurable_field_wrong_type": lambda e: config_probe(
-        e, {"configurable": {"template": 5}}, "valid string", "/configurable"
+        e, {"configurable": {"template": 5}}, "valid string", "/template"
     ),
     "configurable_not_allowed": lambda e: config_probe(
         e, {"configurable": {"template": "hi {name}"}}, "disallowed", "/locked"
@@ -174,6 +174,9 @@ BATCH_CASES: dict[str, Probe] = {
     "config_list_item_not_object": Probe(
         422, "config must be a JSON object", orjson.dumps({"inputs": [1, 2], "config": [{}, 3]})
     ),
+    "empty_batch_bad_config": Probe(
+        422, "Unknown config key 'evil'", orjson.dumps({"inputs": [], "config": {"evil": 1}})
+    ),
     "one_bad_input_among_good": Probe(422, '"inputs",1', orjson.dumps({"inputs": [1, "two", 3]})),
 }
 
@@ -185,6 +188,7 @@ STREAM_CASES: dict[str, Callable[[str], Probe]] = {
 FILTER_CASES: dict[str, Callable[[str], Probe]] = {
     "filter_not_a_list": lambda e: Probe(422, "include_names", body(e, include_names="x")),
     "filter_item_not_string": lambda e: Probe(422, "exclude_tags", body(e, exclude_tags=[1])),
+    "diff_not_bool": lambda e: Probe(422, "diff must be a boolean", body(e, diff=-1)),
 }
 
 
@@ -315,11 +319,24 @@ def test_hostile_config_hash_rejected(
     status: int,
     needle: str,
 ) -> None:
-    path = f"/configurable/c/{config_hash}/{endpoint}"
+    path = f"/template/c/{config_hash}/{endpoint}"
     if endpoint in SCHEMA_ENDPOINTS:
         response = client.get(path)
     else:
         response = client.post(path, content=body(endpoint, {"name": "x"}))
+    assert_rejected(response, status, needle)
+    assert_still_serving(client, server)
+
+
+@pytest.mark.parametrize(
+    ("config_hash", "status", "needle"),
+    [HASH_CASES["garbage"], HASH_CASES["unknown_key"]],
+    ids=["garbage", "unknown_key"],
+)
+def test_hostile_config_hash_rejected_on_empty_batch(
+    client: httpx.Client, server: Server, config_hash: str, status: int, needle: str
+) -> None:
+    response = client.post(f"/template/c/{config_hash}/batch", json={"inputs": []})
     assert_rejected(response, status, needle)
     assert_still_serving(client, server)
 
@@ -366,12 +383,14 @@ def test_hostile_inputs_that_look_odd_but_are_valid_still_work(client: httpx.Cli
         "config": {"tags": [], "metadata": {"k": "v"}, "recursion_limit": 25, "configurable": {}},
         "kwargs": {},
     }
-    assert client.post("/configurable/invoke", json=official).status_code == 200
+    assert client.post("/template/invoke", json=official).status_code == 200
     langchain_js = {
         "input": {"name": "x"},
         "config": {"tags": [], "metadata": {}, "recursionLimit": 25, "runName": "mine"},
         "kwargs": {},
     }
-    assert client.post("/configurable/invoke", json=langchain_js).status_code == 200
+    assert client.post("/template/invoke", json=langchain_js).status_code == 200
+    no_kwargs = {"input": {"name": "x"}, "kwargs": None}
+    assert client.post("/template/invoke", json=no_kwargs).status_code == 200
     assert client.post("/chat/invoke", json={"input": {"topic": "\x00 \ud7ff"}}).status_code == 200
     assert client.post("/typed/invoke", json={"input": "41"}).json()["output"] == 42
