@@ -15,9 +15,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-__all__ = ["WATCH_AFTER", "DisconnectWatch"]
+__all__ = ["RECANCEL_EVERY", "WATCH_AFTER", "DisconnectWatch"]
 
 WATCH_AFTER = 0.25
+#: After a disconnect, the work is cancelled again this often until it has stopped.
+RECANCEL_EVERY = 0.05
 
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
@@ -38,12 +40,13 @@ class DisconnectWatch:
             watch.stop()
     """
 
-    __slots__ = ("_handle", "_receive", "_task", "_watcher", "disconnected")
+    __slots__ = ("_cancels", "_handle", "_receive", "_task", "_watcher", "disconnected")
 
     def __init__(self, receive: Receive, *, after: float = WATCH_AFTER) -> None:
         self._receive = receive
         self._task = asyncio.current_task()
         self._watcher: asyncio.Task[None] | None = None
+        self._cancels = 0
         self.disconnected = False
         self._handle = asyncio.get_running_loop().call_later(after, self._start)
 
@@ -54,14 +57,21 @@ class DisconnectWatch:
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self.disconnected = True
-        if self._task is not None:
+        # As anyio's cancel scopes do, cancel again until the work has stopped: code
+        # that catches one CancelledError and then awaits its own cleanup is cancelled
+        # there too (langchain-core's astream_log waits for its producer task).
+        while self._task is not None and not self._task.done():
             self._task.cancel()
+            self._cancels += 1
+            await asyncio.sleep(RECANCEL_EVERY)
 
     def stop(self) -> None:
         """Stop watching; call once the work is over, however it ended."""
         self._handle.cancel()
         if self._watcher is not None:
             self._watcher.cancel()
-        if self.disconnected and self._task is not None and hasattr(self._task, "uncancel"):
-            # The cancellation was ours and has been handled (Python >= 3.11 counts them).
-            self._task.uncancel()
+        if self._task is not None and hasattr(self._task, "uncancel"):
+            # Those cancellations were ours and have been handled (Python >= 3.11
+            # counts them, and asyncio.timeout or a TaskGroup up the stack read that).
+            for _ in range(self._cancels):
+                self._task.uncancel()
