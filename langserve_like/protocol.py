@@ -126,12 +126,12 @@ def _check_object(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
 _IGNORED_KWARGS = frozenset({"version"})
 
 
-def _check_kwargs(body: dict[str, Any]) -> None:
+def _check_kwargs(body: dict[str, Any], *, batch: bool = False) -> None:
     # LangServe accepted and silently ignored `kwargs`; clients send `{}` (or a
     # list of them from LangChain.js batch). Anything else would be ignored,
     # so say so instead.
     kwargs = body.get("kwargs")
-    items = kwargs if isinstance(kwargs, list) else [kwargs]
+    items = kwargs if batch and isinstance(kwargs, list) else [kwargs]
     if all(
         item is None or (isinstance(item, dict) and item.keys() <= _IGNORED_KWARGS)
         for item in items
@@ -212,7 +212,7 @@ def parse_batch_body(body: Any, max_batch_size: int) -> BatchBody:
         config = [_check_config(item, ("config", i)) for i, item in enumerate(config)]
     elif "config" in body and not isinstance(config, dict):
         raise RequestError(422, "Value for 'config' key must be a dict or list if provided")
-    _check_kwargs(body)
+    _check_kwargs(body, batch=True)
     return BatchBody(inputs, config)
 
 

@@ -94,7 +94,7 @@ def zoo_routes() -> dict[str, Runnable[Any, Any]]:
     return {
         "/typed": RunnableLambda(add_one),
         "/chat": prompt | chat_model() | StrOutputParser(),
-        "/model": RunnableLambda(answer).with_types(input_type=Question),
+        "/model": RunnableLambda(answer).with_types(input_type=Question),  # type: ignore[arg-type]
         "/configurable": greeting,
         "/messages": RunnableLambda(reply_to),
         "/documents": RunnableLambda(find_docs),

@@ -180,6 +180,10 @@ BATCH_CASES: dict[str, Probe] = {
     "one_bad_input_among_good": Probe(422, '"inputs",1', orjson.dumps({"inputs": [1, "two", 3]})),
 }
 
+SINGLE_INPUT_CASES: dict[str, Callable[[str], Probe]] = {
+    # A list of kwargs is what LangChain.js sends to /batch only.
+    "kwargs_list": lambda e: Probe(422, "kwargs", body(e, kwargs=[{}])),
+}
 STREAM_CASES: dict[str, Callable[[str], Probe]] = {
     "callback_events_not_bool": lambda e: Probe(
         422, "callback_events", body(e, callback_events="yes")
@@ -287,6 +291,9 @@ def _cases() -> Iterator[Any]:
         if endpoint == "batch":
             for name, probe in BATCH_CASES.items():
                 yield pytest.param(endpoint, probe, id=f"{endpoint}-{name}")
+        else:
+            for name, make in SINGLE_INPUT_CASES.items():
+                yield pytest.param(endpoint, make(endpoint), id=f"{endpoint}-{name}")
         if endpoint.startswith("stream"):
             for name, make in STREAM_CASES.items():
                 yield pytest.param(endpoint, make(endpoint), id=f"{endpoint}-{name}")

@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.reliability_apps import fuzz_app
 
@@ -58,11 +58,15 @@ KNOWN_REFUSALS = (
     # `int` input then refuses; JSON Schema's "integer" has no such bound.
     "int_parsing_size",
 )
+# Routes whose input classes accept values their JSON schema does not allow, so a
+# schema-violating request may rightly succeed: langchain-core's ToolMessage turns
+# any `content` (a boolean, say) into a string.
+LENIENT_ROUTES = ("/messages/",)
 
 
 def _valid_hash(path: str) -> str:
     route = path.split("/c/", 1)[0]
-    return random.Random(path).choice(VALID_HASHES.get(route, [EMPTY_HASH]))
+    return str(random.Random(path).choice(VALID_HASHES.get(route, [EMPTY_HASH])))
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:hypothesis")
@@ -86,4 +90,6 @@ def test_openapi_fuzz_operation_conforms(case: Any) -> None:
     excluded = []
     if response.status_code == 422 and any(known in response.text for known in KNOWN_REFUSALS):
         excluded.append(positive_data_acceptance)
+    if case.path.startswith(LENIENT_ROUTES):
+        excluded.append(negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded)
