@@ -11,7 +11,8 @@ route with the typed model that never matches a request.
 # No `from __future__ import annotations`: FastAPI reads the annotations of the
 # endpoint functions built below at runtime.
 
-from collections.abc import Callable, Coroutine, Sequence
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from langchain_core.runnables import Runnable
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from langserve_like.config import PerRequestConfigModifier
 from langserve_like.feedback import (
@@ -36,6 +37,7 @@ from langserve_like.handler import (
     APIHandler,
     ErrorMapper,
 )
+from langserve_like.lifecycle import drain_on_shutdown
 from langserve_like.protocol import (
     CALLBACK,
     DATA,
@@ -51,6 +53,8 @@ from langserve_like.serialization import Serializer
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 
 _Handler = Callable[..., Coroutine[Any, Any, Response]]
+_Direct = Callable[[Request], Awaitable[Response]]
+_PARAM = re.compile(r"{[^}]*}")
 
 
 @dataclass(frozen=True)
@@ -173,17 +177,69 @@ class _DocsOnlyRoute(APIRoute):
         return Match.NONE, {}
 
 
+class _ServedRoute(APIRoute):
+    """A real route of `add_routes`: cheap to pass over, and called directly.
+
+    Every request is offered to the routes in order, and `add_routes` mounts ~30
+    per runnable; an APIRoute's regular expression and scope lookups cost ~8,000
+    instructions each (callgrind), so a runnable mounted third paid ~300,000 per
+    request before reaching its own route. A route's path must end with its last
+    literal part (or contain it, when it ends with a parameter), which is checked
+    first. Endpoints that take only the raw request are called directly unless the
+    route has dependencies (or a FastAPI body limit): FastAPI's per-request machinery
+    (dependency solving, two exit stacks, a second exception wrapper) has nothing to
+    do for them. Exceptions still reach the app's handlers through its middleware.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        pieces = [piece for piece in _PARAM.split(path) if piece]
+        self._suffix = "" if path.endswith("}") else pieces[-1]
+        self._needle = max(pieces, key=len) if pieces and not self._suffix else ""
+        direct: _Direct | None = getattr(endpoint, "direct", None)
+        if (
+            direct is not None
+            and not self.dependant.dependencies
+            and getattr(self, "max_body_size", None) is None
+        ):
+            self.app = _direct_app(direct)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if self._suffix:
+                if not path.endswith(self._suffix):
+                    return Match.NONE, {}
+            elif self._needle not in path:
+                return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _direct_app(direct: "_Direct") -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await direct(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
 def _real_endpoint(method: _Handler, with_hash: bool) -> _Handler:
+    """The FastAPI endpoint; its `direct` attribute is what `_ServedRoute` calls."""
     if with_hash:
         # Declared so that the GET routes document their path parameter.
         async def endpoint_with_hash(request: Request, config_hash: str) -> Response:
             return await method(request, config_hash=config_hash)
 
+        async def direct_with_hash(request: Request) -> Response:
+            return await method(request, config_hash=request.path_params["config_hash"])
+
+        endpoint_with_hash.direct = direct_with_hash  # type: ignore[attr-defined]
         return endpoint_with_hash
 
     async def endpoint(request: Request) -> Response:
         return await method(request)
 
+    endpoint.direct = method  # type: ignore[attr-defined]
     return endpoint
 
 
@@ -210,6 +266,7 @@ def _playground_endpoint(handler: APIHandler) -> _Handler:
             config_hash=params.get("config_hash", ""),
         )
 
+    playground.direct = playground  # type: ignore[attr-defined]
     return playground
 
 
@@ -236,6 +293,7 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
             # GET endpoints take no body, so the real route documents itself.
             router.add_api_route(
                 endpoint=real,
+                route_class_override=_ServedRoute,
                 include_in_schema=not endpoint.request_model,
                 responses={**_SCHEMA_ERRORS, **errors},
                 **common,
@@ -254,6 +312,7 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
             router.add_api_route(
                 f"{path}{base}/playground/{{file_path:path}}",
                 _playground_endpoint(handler),
+                route_class_override=_ServedRoute,
                 methods=["GET", "HEAD"],
                 dependencies=deps,
                 include_in_schema=False,
@@ -390,10 +449,7 @@ def add_routes(
         expose_error_messages=expose_error_messages,
         endpoints=core,
     )
-    _register(
-        app.router if isinstance(app, FastAPI) else app,
-        handler,
-        path,
-        list(dependencies or ()),
-    )
+    router = app.router if isinstance(app, FastAPI) else app
+    _register(router, handler, path, list(dependencies or ()))
+    drain_on_shutdown(router)  # cancelled streams get their final event out on shutdown
     return handler
