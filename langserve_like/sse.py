@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from langserve_like.disconnect import DisconnectWatch
+from langserve_like.lifecycle import in_flight
 
 __all__ = [
     "DEFAULT_COALESCE_WINDOW",
@@ -37,6 +38,8 @@ logger = logging.getLogger("langserve_like")
 DEFAULT_PING_INTERVAL = 15.0
 #: Frames produced within this many seconds of the last write share one write.
 DEFAULT_COALESCE_WINDOW = 0.01
+#: How long a stream cancelled by the server may take to send its last frame.
+FINAL_FRAME_TIMEOUT = 1.0
 
 _HEADERS = {
     "cache-control": "no-cache",
@@ -196,15 +199,21 @@ class EventStreamResponse(Response):
         headers: Mapping[str, str] | None = None,
         ping_interval: float = DEFAULT_PING_INTERVAL,
         coalesce_window: float = DEFAULT_COALESCE_WINDOW,
+        cancelled_frame: bytes | None = None,
     ) -> None:
         self.frames = frames
         self.ping_interval = ping_interval
         self.coalesce_window = coalesce_window
+        self.cancelled_frame = cancelled_frame
         self.status_code = 200
         self.background = None
         self.init_headers({**_HEADERS, **(headers or {})})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with in_flight():
+            await self._stream(receive, send)
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         writer = FrameWriter(send, window=self.coalesce_window, ping_interval=self.ping_interval)
         watch = DisconnectWatch(receive)
@@ -222,7 +231,7 @@ class EventStreamResponse(Response):
                     task.uncancel()  # the writer's own cancellation (Python >= 3.11)
                 if not isinstance(writer.error, OSError):
                     raise writer.error from None
-            else:
+            elif not await self._end_cancelled(writer):
                 raise
         finally:
             watch.stop()
@@ -231,3 +240,20 @@ class EventStreamResponse(Response):
                 aclose = getattr(self.frames, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+    async def _end_cancelled(self, writer: FrameWriter) -> bool:
+        """Cancelled by the server, not the client (uvicorn's --timeout-graceful-shutdown
+        ran out, say): send `cancelled_frame` and a proper end of body, so the client
+        sees why the stream ended instead of a cut connection. True if that worked,
+        and then the cancellation counts as handled: the response is complete."""
+        if self.cancelled_frame is None:
+            return False
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()  # Python >= 3.11: let the awaits below run
+        writer.write(self.cancelled_frame)
+        try:
+            await asyncio.wait_for(writer.close(), FINAL_FRAME_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.CancelledError, OSError):
+            return False
+        return writer.error is None

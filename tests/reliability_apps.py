@@ -13,6 +13,7 @@ number of asyncio tasks still alive. `uvicorn tests.reliability_apps:probe_app`.
 
 import asyncio
 import itertools
+import os
 import socket
 import struct
 import time
@@ -48,6 +49,7 @@ _T = TypeVar("_T")
 
 #: Counters of the probe runnables, read through GET /debug/state.
 STATE: Counter[str] = Counter()
+MARKER_FILE = os.environ.get("RELIABILITY_MARKER_FILE")
 
 
 # --- the zoo ------------------------------------------------------------------------
@@ -163,6 +165,9 @@ async def ticks(inputs: AsyncIterator[Any]) -> AsyncIterator[str]:
         raise
     finally:
         STATE["stream_finally"] += 1
+        if MARKER_FILE:  # visible after the server process is gone (shutdown tests)
+            with open(MARKER_FILE, "a") as marker:
+                marker.write("stream finally\n")
 
 
 async def slow_first_chunk(inputs: AsyncIterator[Any]) -> AsyncIterator[str]:
