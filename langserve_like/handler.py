@@ -37,6 +37,7 @@ from langserve_like import feedback as feedback_module
 from langserve_like.config import ConfigResolver, PerRequestConfigModifier
 from langserve_like.disconnect import DisconnectWatch
 from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
+from langserve_like.lifecycle import in_flight
 from langserve_like.protocol import (
     CALLBACK,
     DATA,
@@ -80,6 +81,7 @@ StreamKind = Literal["stream", "stream_log", "stream_events"]
 # Mounted unless disabled; the feedback endpoints are opt-in (LangServe bug 3).
 CORE_ENDPOINTS = KNOWN_ENDPOINTS - {"feedback", "token_feedback", "public_trace_link"}
 _JSON = "application/json"
+_SHUTTING_DOWN = "The server is shutting down"
 _DONE: Any = object()
 _T = TypeVar("_T")
 _Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
@@ -109,7 +111,8 @@ def _translated(method: _Method) -> _Method:
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
-            return await method(*args, **kwargs)
+            with in_flight():
+                return await method(*args, **kwargs)
         except (RequestError, RunnableFailed) as exc:
             return error_response(exc, getattr(exc, "run_id", None))
         except ClientDisconnected:
@@ -130,7 +133,12 @@ async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
     except asyncio.CancelledError:
         if watch.disconnected:
             raise ClientDisconnected from None
-        raise
+        # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
+        # rather than let the server log a crash and send 500.
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
+        raise RunnableFailed(503, _SHUTTING_DOWN) from None
     finally:
         watch.stop()
 
@@ -356,7 +364,7 @@ class APIHandler:
             if aggregator is not None:
                 result["callback_events"] = aggregator.events
             return json_response(self.serializer.dumps(result))
-        except (ClientDisconnected, RequestError):
+        except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
             raise self._raise_failure(exc, run_id) from exc
@@ -400,7 +408,7 @@ class APIHandler:
             if self.include_callback_events:
                 result["callback_events"] = [a.events for a in aggregators]
             return json_response(self.serializer.dumps(result))
-        except (ClientDisconnected, RequestError):
+        except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
             raise self._raise_failure(exc, ",".join(run_ids)) from exc
@@ -418,14 +426,18 @@ class APIHandler:
         source, encode = self._source(kind, value, config, body.filters or {})
         try:
             first = await _cancel_on_disconnect(request, anext(source, _DONE))
-        except ClientDisconnected:
+        except (ClientDisconnected, RunnableFailed):
             await source.aclose()
             raise
         except Exception as exc:
             # Nothing was sent yet, so the failure can still be a real HTTP status.
             await source.aclose()
             raise self._raise_failure(exc, run_id) from exc
-        return EventStreamResponse(self._frames(source, first, encode, str(run_id), aggregator))
+        shutting_down = {"status_code": 503, "message": _SHUTTING_DOWN, "run_id": str(run_id)}
+        return EventStreamResponse(
+            self._frames(source, first, encode, str(run_id), aggregator),
+            cancelled_frame=encode_event(ERROR, orjson.dumps(shutting_down)),
+        )
 
     def _source(
         self,
