@@ -8,7 +8,11 @@ event. Exception text is hidden unless the app opts in with
 
 from __future__ import annotations
 
+import re
+import sys
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +22,7 @@ from langchain_core.runnables import RunnableLambda
 from langserve_like import RemoteRunnable, add_routes
 from langserve_like.exceptions import RemoteRequestError, RunnableFailed, StreamError
 from tests.reliability_apps import SECRET
-from tests.servers import run_uvicorn
+from tests.servers import ROOT, run_uvicorn
 
 pytestmark = pytest.mark.live
 
@@ -173,3 +177,29 @@ async def test_error_mapping_broken_mapper_falls_back_to_500() -> None:
         assert stream.status_code == 200
         assert sse_events(stream.text)[-1][0] == "error"
         assert SECRET not in response.text + stream.text
+
+
+def test_error_mapping_docs_example_maps_provider_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example in docs/security.md runs, with stand-ins for the provider's errors."""
+
+    class RateLimitError(Exception):
+        pass
+
+    class BadRequestError(Exception):
+        pass
+
+    provider = types.ModuleType("openai")
+    provider.RateLimitError = RateLimitError  # type: ignore[attr-defined]
+    provider.BadRequestError = BadRequestError  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "openai", provider)
+    text = (ROOT / "docs" / "security.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/security.md", "exec"), namespace)
+
+    mapper = namespace["map_provider_errors"]
+    limited = mapper(RateLimitError("slow down"))
+    assert (limited.status_code, limited.headers) == (429, {"Retry-After": "10"})
+    assert mapper(BadRequestError("context_length_exceeded")).status_code == 400
+    assert mapper(ValueError("other")) is None
+    assert any(getattr(r, "path", "") == "/echo/invoke" for r in namespace["app"].routes)
