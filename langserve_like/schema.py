@@ -160,9 +160,11 @@ class RouteSchemas:
     def validate_input(
         self, value: Any, config: Mapping[str, Any] | None, loc: tuple[str | int, ...] = ()
     ) -> Any:
-        model = self.input_for(config)
+        # Straight to the validator (model_validate adds ~4,000 instructions of Python),
+        # and no per-config lookup for the usual runnable without configurable fields.
+        model = self.input_model if not self.configurable else self.input_for(config)
         try:
-            validated = model.model_validate(value)
+            validated = model.__pydantic_validator__.validate_python(value)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False)
             detail = [
