@@ -91,10 +91,27 @@ class ClientDisconnected(Exception):
     """The client left before the answer was ready; the run was cancelled."""
 
 
+class _JSONResponse(Response):
+    """Already-encoded JSON; the same two headers Starlette writes, built directly."""
+
+    media_type = _JSON
+
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.body = content
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def json_response(
     content: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
+    if headers:
+        return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
+    return _JSONResponse(content, status_code)
 
 
 def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
@@ -234,6 +251,8 @@ class APIHandler:
                 f"Unknown endpoint names {sorted(unknown)}; known: {sorted(KNOWN_ENDPOINTS)}"
             )
         self.endpoints = names | self.feedback.endpoints()
+        # None unless token feedback is configured: no coroutine per run otherwise.
+        self._tokens = self.feedback.tokens if self.feedback.token_config is not None else None
         self.include_callback_events = include_callback_events
         self.serializer = serializer or WellKnownLCSerializer()
         self.max_body_size = max_body_size
@@ -358,7 +377,7 @@ class APIHandler:
                 "output": output,
                 "metadata": {
                     "run_id": str(run_id),
-                    "feedback_tokens": await self.feedback.tokens(run_id),
+                    "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
                 },
             }
             if aggregator is not None:
@@ -399,7 +418,8 @@ class APIHandler:
                 else []
             )
             responses = [
-                {"run_id": r, "feedback_tokens": await self.feedback.tokens(r)} for r in run_ids
+                {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
+                for r in run_ids
             ]
             result: dict[str, Any] = {
                 "output": outputs,
