@@ -121,7 +121,7 @@ class WrkResult:
 
 def wrk(port: int, path: str, body: bytes, connections: int, seconds: float) -> WrkResult:
     """One bounded wrk run (one thread on core 1) POSTing `body` to `path`."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     cmd += ["--timeout", "30s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}"]
     env = {**os.environ, "WRK_BODY": body.decode()}
     for attempt in range(2):  # one retry: a busy machine can refuse a connect now and then

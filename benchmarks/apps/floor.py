@@ -56,23 +56,6 @@ async def lambda_batch(request: Request) -> JSONResponse:
     return JSONResponse({"output": outputs, "metadata": {"run_ids": [str(r) for r in run_ids]}})
 
 
-@app.post("/lambda_sync/invoke")
-async def lambda_sync_invoke(request: Request) -> JSONResponse:
-    body = await request.json()
-    run_id = uuid.uuid4()
-    output = await lambda_sync_runnable.ainvoke(body["input"], {"run_id": run_id})
-    return JSONResponse({"output": output, "metadata": {"run_id": str(run_id)}})
-
-
-@app.post("/lambda_sync/batch")
-async def lambda_sync_batch(request: Request) -> JSONResponse:
-    body = await request.json()
-    run_ids = [uuid.uuid4() for _ in body["inputs"]]
-    configs: list[Any] = [{"run_id": run_id} for run_id in run_ids]
-    outputs = await lambda_sync_runnable.abatch(body["inputs"], configs)
-    return JSONResponse({"output": outputs, "metadata": {"run_ids": [str(r) for r in run_ids]}})
-
-
 @app.post("/chat/invoke")
 async def chat_invoke(request: Request) -> JSONResponse:
     body = await request.json()
@@ -114,3 +97,20 @@ async def slow_stream(request: Request) -> EventSourceResponse:
     body = await request.json()
     run_id = uuid.uuid4()
     return event_stream(run_id, slow_runnable.astream(body["input"], {"run_id": run_id}))
+
+
+@app.post("/lambda_sync/invoke")
+async def lambda_sync_invoke(request: Request) -> JSONResponse:
+    body = await request.json()
+    run_id = uuid.uuid4()
+    output = await lambda_sync_runnable.ainvoke(body["input"], {"run_id": run_id})
+    return JSONResponse({"output": output, "metadata": {"run_id": str(run_id)}})
+
+
+@app.post("/lambda_sync/batch")
+async def lambda_sync_batch(request: Request) -> JSONResponse:
+    body = await request.json()
+    run_ids = [uuid.uuid4() for _ in body["inputs"]]
+    configs: list[Any] = [{"run_id": run_id} for run_id in run_ids]
+    outputs = await lambda_sync_runnable.abatch(body["inputs"], configs)
+    return JSONResponse({"output": outputs, "metadata": {"run_ids": [str(r) for r in run_ids]}})
