@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.params import Depends
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from langchain_core.runnables import Runnable
 from starlette.routing import Match
@@ -270,6 +271,16 @@ def _playground_endpoint(handler: APIHandler) -> _Handler:
     return playground
 
 
+async def _playground_redirect(request: Request) -> Response:
+    # A relative Location: FastAPI's own slash redirect is absolute, built from the
+    # Host header and path the app sees, which is wrong behind a path-rewriting proxy.
+    query = request.url.query
+    return RedirectResponse("playground/" + (f"?{query}" if query else ""), status_code=307)
+
+
+_playground_redirect.direct = _playground_redirect  # type: ignore[attr-defined]
+
+
 def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depends]) -> None:
     bases = [("", False)]
     if "config_hashes" in handler.endpoints:
@@ -309,6 +320,14 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
                     **common,
                 )
         if "playground" in handler.endpoints:
+            router.add_api_route(
+                f"{path}{base}/playground",
+                _playground_redirect,
+                route_class_override=_ServedRoute,
+                methods=["GET", "HEAD"],
+                dependencies=deps,
+                include_in_schema=False,
+            )
             router.add_api_route(
                 f"{path}{base}/playground/{{file_path:path}}",
                 _playground_endpoint(handler),
