@@ -47,6 +47,13 @@ def _v2(model: Any) -> Model:
             f"{model!r} is not a pydantic v2 model; langserve_like needs pydantic v2 types "
             "(from pydantic import BaseModel, not pydantic.v1)"
         )
+    if not model.__pydantic_complete__ and not model.model_rebuild(raise_errors=False):
+        # Otherwise every request to the route would fail with a 500.
+        raise TypeError(
+            f"The schema {model.__name__} refers to types that cannot be resolved. If the "
+            "runnable's module uses `from __future__ import annotations`, drop it or pass "
+            "input_type=/output_type= to add_routes."
+        )
     return model
 
 

@@ -1,6 +1,10 @@
+import importlib
+from pathlib import Path
+
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
+from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableLambda
 
 from langserve_like import add_routes
@@ -163,3 +167,24 @@ def test_add_routes_playground_without_slash_redirects() -> None:
     # Relative, so it stays right behind a proxy that rewrites the path.
     assert response.headers["location"] == "playground/?a=1"
     assert client.get("/x/playground").url.path == "/x/playground/"
+
+
+def test_add_routes_fails_at_startup_when_the_input_schema_cannot_be_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Postponed annotations leave langchain-core's model with unresolved names; every
+    # request would be a 500, so say so when the route is added instead.
+    module = tmp_path / "postponed_chain.py"
+    module.write_text(
+        "from __future__ import annotations\n"
+        "from langchain_core.messages import AnyMessage\n"
+        "from langchain_core.runnables import RunnableLambda\n"
+        "def count(messages: list[AnyMessage]) -> int:\n"
+        "    return len(messages)\n"
+        "runnable = RunnableLambda(count)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    postponed = importlib.import_module("postponed_chain")
+    with pytest.raises(TypeError, match="from __future__ import annotations"):
+        add_routes(FastAPI(), postponed.runnable, path="/count")
+    add_routes(FastAPI(), postponed.runnable, path="/count", input_type=list[AnyMessage])
