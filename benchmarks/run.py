@@ -398,7 +398,7 @@ def main() -> int:
     header = (
         f"{started:%Y-%m-%d %H:%M} · commit {info['commit']} · {info['cpu']} · "
         f"Linux {info['kernel']} · Python {info['python']} · "
-        f"command: `{' '.join(['python', 'benchmarks/run.py', *sys.argv[1:]])}`"
+        f"command: `{' '.join(['python3', 'benchmarks/run.py', *sys.argv[1:]])}`"
     )
     report = f"{header}\n\n{text}\n\nAll targets met: {'yes' if all_met else 'no'}\n"
     print(report)
