@@ -75,7 +75,8 @@ async def test_frame_writer_holds_the_producer_back_while_the_client_is_slow() -
         writer.write(b"x" * 60)
         await asyncio.sleep(0)
     waiting = asyncio.ensure_future(writer.wait_for_room())
-    await asyncio.sleep(0.05)
+    for _ in range(20):  # let every ready task run; none of them can free room
+        await asyncio.sleep(0)
     assert not waiting.done()  # over the high-water mark: the producer waits
     send.open.set()
     with anyio.fail_after(5):
