@@ -4,29 +4,22 @@
 routing) call them directly. Everything that can be decided once is decided in
 `__init__`; a request only reads its body, merges config and runs.
 
-Errors are translated in exactly one place, `error_response`: `RequestError` is the
-client's fault (4xx with a detail naming the field), `RunnableFailed` the runnable's
-(5xx or the status an `error_mapper` chose; the message is hidden unless
-`expose_error_messages=True`, the traceback goes to the `langserve_like` logger).
+Errors become responses in one place (`responses.translated`); a runnable's
+failure is hidden unless `expose_error_messages=True`, and its traceback goes to
+the `langserve_like` logger. The three streaming endpoints share one event generator
+(`streaming.frames`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import warnings
 from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
     Callable,
-    Coroutine,
     Iterable,
-    Mapping,
     Sequence,
 )
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -35,16 +28,10 @@ from starlette.responses import Response
 
 from langserve_like import feedback as feedback_module
 from langserve_like.config import ConfigResolver, PerRequestConfigModifier
-from langserve_like.disconnect import DisconnectWatch
 from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
-from langserve_like.lifecycle import in_flight
 from langserve_like.protocol import (
-    CALLBACK,
-    DATA,
-    END,
     ERROR,
     KNOWN_ENDPOINTS,
-    METADATA,
     Feedback,
     InvokeBody,
     check_content_type,
@@ -53,9 +40,18 @@ from langserve_like.protocol import (
     parse_invoke_body,
     parse_json,
 )
+from langserve_like.responses import (
+    SHUTTING_DOWN,
+    ClientDisconnected,
+    cancel_on_disconnect,
+    error_response,
+    json_response,
+    translated,
+)
 from langserve_like.schema import RouteSchemas, namespace_for
 from langserve_like.serialization import Serializer, WellKnownLCSerializer
 from langserve_like.sse import EventStreamResponse, encode_event
+from langserve_like.streaming import DONE, StreamKind, event_source, frames
 
 __all__ = [
     "DEFAULT_MAX_BATCH_SIZE",
@@ -77,106 +73,8 @@ DEFAULT_MAX_BATCH_SIZE = 256
 
 #: Maps a runnable's exception to the failure the client sees, or None for a plain 500.
 ErrorMapper = Callable[[BaseException], "RunnableFailed | None"]
-StreamKind = Literal["stream", "stream_log", "stream_events"]
 # Mounted unless disabled; the feedback endpoints are opt-in (LangServe bug 3).
 CORE_ENDPOINTS = KNOWN_ENDPOINTS - {"feedback", "token_feedback", "public_trace_link"}
-_JSON = "application/json"
-_SHUTTING_DOWN = "The server is shutting down"
-_DONE: Any = object()
-_T = TypeVar("_T")
-_Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
-
-
-class ClientDisconnected(Exception):
-    """The client left before the answer was ready; the run was cancelled."""
-
-
-class _JSONResponse(Response):
-    """Already-encoded JSON; the same two headers Starlette writes, built directly."""
-
-    media_type = _JSON
-
-    def __init__(self, content: bytes, status_code: int = 200) -> None:
-        self.status_code = status_code
-        self.body = content
-        self.background = None
-        self.raw_headers = [
-            (b"content-length", str(len(content)).encode()),
-            (b"content-type", b"application/json"),
-        ]
-
-
-def json_response(
-    content: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    if headers:
-        return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
-    return _JSONResponse(content, status_code)
-
-
-def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
-    """The single place where errors become HTTP responses."""
-    if isinstance(exc, RequestError):
-        return json_response(orjson.dumps({"detail": exc.detail}), exc.status_code)
-    body: dict[str, Any] = {"detail": exc.message}
-    if run_id:
-        body["run_id"] = run_id
-    return json_response(orjson.dumps(body), exc.status_code, exc.headers)
-
-
-def _translated(method: _Method) -> _Method:
-    @functools.wraps(method)
-    async def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            with in_flight():
-                return await method(*args, **kwargs)
-        except (RequestError, RunnableFailed) as exc:
-            return error_response(exc, getattr(exc, "run_id", None))
-        except ClientDisconnected:
-            return Response(status_code=499)
-
-    return wrapper  # type: ignore[return-value]
-
-
-async def _cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
-    """Await `work`, cancelling it if the client disconnects first.
-
-    LangServe let an abandoned /invoke run to the end, spending tokens nobody reads.
-    The work's own exception is re-raised as it is (not inside an ExceptionGroup).
-    """
-    watch = DisconnectWatch(request.receive)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if watch.disconnected:
-            raise ClientDisconnected from None
-        # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
-        # rather than let the server log a crash and send 500.
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()
-        raise RunnableFailed(503, _SHUTTING_DOWN) from None
-    finally:
-        watch.stop()
-
-
-def _public_ops(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Log patches without `__`-prefixed metadata, which stream_events strips too."""
-    public = ops
-    for i, op in enumerate(ops):
-        value = op.get("value")
-        metadata = value.get("metadata") if isinstance(value, dict) else None
-        if isinstance(metadata, dict) and any(key.startswith("__") for key in metadata):
-            if public is ops:
-                public = list(ops)  # the patches are langchain-core's: copy, never mutate
-            clean = {k: v for k, v in metadata.items() if not k.startswith("__")}
-            public[i] = {**op, "value": {**op["value"], "metadata": clean}}
-    return public
-
-
-def _agen(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
-    """langchain-core returns async generators; say so to the type checker."""
-    return iterator  # type: ignore[return-value]
 
 
 class APIHandler:
@@ -360,7 +258,7 @@ class APIHandler:
 
     # --- endpoints -----------------------------------------------------------------
 
-    @_translated
+    @translated
     async def invoke(
         self,
         request: Request,
@@ -372,7 +270,7 @@ class APIHandler:
         run_id = config["run_id"]
         aggregator = self._aggregator(config)
         try:
-            output = await _cancel_on_disconnect(request, self.runnable.ainvoke(value, config))
+            output = await cancel_on_disconnect(request, self.runnable.ainvoke(value, config))
             result: dict[str, Any] = {
                 "output": output,
                 "metadata": {
@@ -388,7 +286,7 @@ class APIHandler:
         except Exception as exc:
             raise self._raise_failure(exc, run_id) from exc
 
-    @_translated
+    @translated
     async def batch(
         self,
         request: Request,
@@ -413,7 +311,7 @@ class APIHandler:
         run_ids = [str(c["run_id"]) for c in configs]
         try:
             outputs = (
-                await _cancel_on_disconnect(request, self.runnable.abatch(values, configs))
+                await cancel_on_disconnect(request, self.runnable.abatch(values, configs))
                 if count
                 else []
             )
@@ -443,9 +341,18 @@ class APIHandler:
         body, value, config = await self._prepare(request, kind, config_hash, server_config)
         run_id = config["run_id"]
         aggregator = self._aggregator(config, body.callback_events)
-        source, encode = self._source(kind, value, config, body.filters or {})
+        source, encode = event_source(
+            self.runnable,
+            kind,
+            value,
+            config,
+            body.filters or {},
+            serializer=self.serializer,
+            allow_list=self._allow_list,
+            events_version=self._events_version,
+        )
         try:
-            first = await _cancel_on_disconnect(request, anext(source, _DONE))
+            first = await cancel_on_disconnect(request, anext(source, DONE))
         except (ClientDisconnected, RunnableFailed):
             await source.aclose()
             raise
@@ -453,105 +360,21 @@ class APIHandler:
             # Nothing was sent yet, so the failure can still be a real HTTP status.
             await source.aclose()
             raise self._raise_failure(exc, run_id) from exc
-        shutting_down = {"status_code": 503, "message": _SHUTTING_DOWN, "run_id": str(run_id)}
+        shutting_down = {"status_code": 503, "message": SHUTTING_DOWN, "run_id": str(run_id)}
         return EventStreamResponse(
-            self._frames(source, first, encode, str(run_id), aggregator),
+            frames(
+                source,
+                first,
+                encode,
+                str(run_id),
+                aggregator,
+                serializer=self.serializer,
+                failure=self._failure,
+            ),
             cancelled_frame=encode_event(ERROR, orjson.dumps(shutting_down)),
         )
 
-    def _source(
-        self,
-        kind: StreamKind,
-        value: Any,
-        config: RunnableConfig,
-        filters: dict[str, Any],
-    ) -> tuple[AsyncGenerator[Any, None], Callable[[Any], bytes | None]]:
-        """The one place that differs between the three streaming endpoints."""
-        dumps = self.serializer.dumps
-        if kind == "stream":
-            return _agen(self.runnable.astream(value, config)), dumps
-        if kind == "stream_log":
-            if self._allow_list is not None:
-                asked = filters.get("include_names")
-                filters = {
-                    **filters,
-                    "include_names": [
-                        n for n in (asked or self._allow_list) if n in self._allow_list
-                    ],
-                }
-            log = self.runnable.astream_log(value, config, diff=True, **filters)
-            return _agen(log), lambda patch: dumps({"ops": _public_ops(patch.ops)})
-        root_id = str(config["run_id"])
-        allow = self._allow_list
-
-        def encode_event_dict(event: Any) -> bytes | None:
-            if (
-                allow is not None
-                and event.get("run_id") != root_id
-                and event.get("name") not in allow
-            ):
-                return None
-            metadata = event.get("metadata")
-            if metadata and any(key.startswith("__") for key in metadata):
-                event = {
-                    **event,
-                    "metadata": {k: v for k, v in metadata.items() if not k.startswith("__")},
-                }
-            return dumps(event)
-
-        events = self.runnable.astream_events(
-            value, config, version=self._events_version, **filters
-        )
-        return _agen(events), encode_event_dict
-
-    async def _frames(
-        self,
-        source: AsyncGenerator[Any, None],
-        first: Any,
-        encode: Callable[[Any], bytes | None],
-        run_id: str,
-        aggregator: Any,
-    ) -> AsyncIterator[bytes]:
-        """metadata, data*, end (or error): the one generator behind all three streams.
-
-        Callback events recorded meanwhile go out as `callback` frames, before the
-        `error` frame too, so a client's tracer sees the server run fail.
-        """
-        yield encode_event(METADATA, orjson.dumps({"run_id": run_id}))
-        item = first
-        try:
-            while item is not _DONE:
-                payload = encode(item)
-                if payload is not None:
-                    yield encode_event(DATA, payload)
-                if aggregator is not None and aggregator.events:
-                    yield self._callback_frames(aggregator)
-                item = await anext(source, _DONE)
-        except Exception as exc:
-            failure = self._failure(exc, run_id)
-            if aggregator is not None and aggregator.events:
-                yield self._callback_frames(aggregator)
-            error = {
-                "status_code": failure.status_code,
-                "message": failure.message,
-                "run_id": run_id,
-            }
-            yield encode_event(ERROR, orjson.dumps(error))
-            return
-        finally:
-            await source.aclose()
-        if aggregator is not None and aggregator.events:
-            yield self._callback_frames(aggregator)
-        yield encode_event(END)
-
-    def _callback_frames(self, aggregator: Any) -> bytes:
-        frames = b"".join(
-            encode_event(CALLBACK, self.serializer.dumps(e)) for e in aggregator.events
-        )
-        aggregator.events.clear()
-        return frames
-
-    @_translated
+    @translated
     async def stream(
         self,
         request: Request,
@@ -561,7 +384,7 @@ class APIHandler:
     ) -> Response:
         return await self._streaming("stream", request, config_hash, server_config)
 
-    @_translated
+    @translated
     async def stream_log(
         self,
         request: Request,
@@ -571,7 +394,7 @@ class APIHandler:
     ) -> Response:
         return await self._streaming("stream_log", request, config_hash, server_config)
 
-    @_translated
+    @translated
     async def stream_events(
         self,
         request: Request,
@@ -607,19 +430,19 @@ class APIHandler:
         config = await self.config.finish(self.config.client_config(body, config_hash), request)
         return json_response(orjson.dumps(self.schemas.json_schema(which, config)))
 
-    @_translated
+    @translated
     async def input_schema(self, request: Request, *, config_hash: str = "") -> Response:
         return await self._schema("input", request, config_hash)
 
-    @_translated
+    @translated
     async def output_schema(self, request: Request, *, config_hash: str = "") -> Response:
         return await self._schema("output", request, config_hash)
 
-    @_translated
+    @translated
     async def config_schema(self, request: Request, *, config_hash: str = "") -> Response:
         return await self._schema("config", request, config_hash)
 
-    @_translated
+    @translated
     async def playground(
         self, file_path: str, request: Request, *, config_hash: str = ""
     ) -> Response:
@@ -632,27 +455,27 @@ class APIHandler:
 
     # --- feedback ------------------------------------------------------------------
 
-    @_translated
+    @translated
     async def create_feedback(self, feedback: Feedback) -> Response:
         return json_response(orjson.dumps(await self.feedback.create(feedback)))
 
-    @_translated
+    @translated
     async def check_feedback_enabled(self) -> Response:
         self.feedback.require_available()
         return Response(status_code=200)
 
-    @_translated
+    @translated
     async def create_feedback_from_token(self, body: feedback_module.TokenFeedback) -> Response:
         await self.feedback.create_from_token(body)
         return json_response(b"null")
 
-    @_translated
+    @translated
     async def create_public_trace_link(self, body: feedback_module.TraceLinkRequest) -> Response:
         return json_response(
             orjson.dumps({"public_url": await self.feedback.share_run(body.run_id)})
         )
 
-    @_translated
+    @translated
     async def check_public_trace_link_enabled(self) -> Response:
         self.feedback.require_langsmith("public trace link")
         return Response(status_code=200)

@@ -1,0 +1,109 @@
+"""JSON answers, and the one place where errors become HTTP responses.
+
+`RequestError` is the client's fault (4xx with a detail naming the field);
+`RunnableFailed` is the runnable's (5xx or the status an `error_mapper` chose).
+Every `APIHandler` endpoint is wrapped in `translated`, so nothing else turns an
+exception into a response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from langserve_like.disconnect import DisconnectWatch
+from langserve_like.exceptions import RequestError, RunnableFailed
+from langserve_like.lifecycle import in_flight
+
+__all__ = [
+    "SHUTTING_DOWN",
+    "ClientDisconnected",
+    "cancel_on_disconnect",
+    "error_response",
+    "json_response",
+    "translated",
+]
+
+SHUTTING_DOWN = "The server is shutting down"
+_JSON = "application/json"
+_T = TypeVar("_T")
+_Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
+
+
+class ClientDisconnected(Exception):
+    """The client left before the answer was ready; the run was cancelled."""
+
+
+class _JSONResponse(Response):
+    """Already-encoded JSON; the same two headers Starlette writes, built directly."""
+
+    media_type = _JSON
+
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.body = content
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
+def json_response(
+    content: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    if headers:
+        return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
+    return _JSONResponse(content, status_code)
+
+
+def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
+    """The single place where errors become HTTP responses."""
+    if isinstance(exc, RequestError):
+        return json_response(orjson.dumps({"detail": exc.detail}), exc.status_code)
+    body: dict[str, Any] = {"detail": exc.message}
+    if run_id:
+        body["run_id"] = run_id
+    return json_response(orjson.dumps(body), exc.status_code, exc.headers)
+
+
+def translated(method: _Method) -> _Method:
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            with in_flight():
+                return await method(*args, **kwargs)
+        except (RequestError, RunnableFailed) as exc:
+            return error_response(exc, getattr(exc, "run_id", None))
+        except ClientDisconnected:
+            return Response(status_code=499)
+
+    return wrapper  # type: ignore[return-value]
+
+
+async def cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
+    """Await `work`, cancelling it if the client disconnects first.
+
+    LangServe let an abandoned /invoke run to the end, spending tokens nobody reads.
+    The work's own exception is re-raised as it is (not inside an ExceptionGroup).
+    """
+    watch = DisconnectWatch(request.receive)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if watch.disconnected:
+            raise ClientDisconnected from None
+        # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
+        # rather than let the server log a crash and send 500.
+        task = asyncio.current_task()
+        if task is not None and hasattr(task, "uncancel"):
+            task.uncancel()
+        raise RunnableFailed(503, SHUTTING_DOWN) from None
+    finally:
+        watch.stop()
