@@ -160,7 +160,9 @@ async def ticks(inputs: AsyncIterator[Any]) -> AsyncIterator[str]:
             yield f"tick {i} "
             await asyncio.sleep(TICK)
         STATE["stream_completed"] += 1
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):
+        # Stopped early: cancelled while awaiting, or closed (aclose) while suspended
+        # at `yield`, depending on where the disconnect finds it.
         STATE["stream_cancelled"] += 1
         raise
     finally:
