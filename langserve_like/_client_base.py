@@ -25,6 +25,7 @@ from langserve_like.exceptions import (
     RemoteTimeout,
     StreamError,
 )
+from langserve_like.protocol import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
 from langserve_like.serialization import Serializer
 
 __all__ = [
@@ -50,14 +51,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 as long as a chunk or a keep-alive ping arrives every 300 s)."""
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-STREAM_FILTERS = (
-    "include_names",
-    "include_types",
-    "include_tags",
-    "exclude_names",
-    "exclude_types",
-    "exclude_tags",
-)
 
 # Request headers that stay readable in the `request` of a raised error; all others
 # (Authorization, cookies, API keys) are redacted, as errors end up in logs.
@@ -311,13 +304,13 @@ def decode_sse(serializer: Serializer, sse: ServerSentEvent, request: httpx.Requ
     `metadata` (the run id) and unknown events are skipped, so a newer server can
     add events without breaking this client.
     """
-    if sse.event == "data":
+    if sse.event == DATA:
         return StreamItem("data", _load(serializer, sse, request.url))
-    if sse.event == "callback":
+    if sse.event == CALLBACK:
         return StreamItem("callback", _load(serializer, sse, request.url))
-    if sse.event == "end":
+    if sse.event == END:
         return StreamItem("end")
-    if sse.event == "error":
+    if sse.event == ERROR:
         raise _stream_error(sse, request)
     return StreamItem("skip")
 
