@@ -39,14 +39,17 @@ from langserve_like.handler import (
     ErrorMapper,
 )
 from langserve_like.lifecycle import drain_on_shutdown
+from langserve_like.openapi import (
+    BODY_ERRORS,
+    HASH_ERRORS,
+    SCHEMA_ERRORS,
+    SSE_RESPONSES,
+    DocsOnlyRoute,
+    docs_endpoint,
+)
 from langserve_like.protocol import (
-    CALLBACK,
-    DATA,
-    ERROR,
     KNOWN_ENDPOINTS,
-    METADATA,
     EndpointName,
-    ErrorResponse,
     Feedback,
 )
 from langserve_like.serialization import Serializer
@@ -71,79 +74,6 @@ class Endpoint:
     request_model: str | None = None  # attribute of `APIHandler.models`, for /docs
     response_model: str | None = None
 
-
-def _json_text(content_schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "contentMediaType": "application/json",
-        "contentSchema": content_schema,
-    }
-
-
-def _event(name: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["event", "data"],
-        "properties": {"event": {"const": name}, "data": _json_text(data)},
-    }
-
-
-# One Server-Sent Event as {"event", "data"} (OpenAPI 3.1 has `schema` describe each
-# event of a stream). `end` has no data line, so it is not an event a parser reports.
-_SSE_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Server-Sent Events: metadata, data*, then end or error",
-        "content": {
-            "text/event-stream": {
-                "schema": {
-                    "oneOf": [
-                        _event(
-                            METADATA,
-                            {
-                                "type": "object",
-                                "required": ["run_id"],
-                                "properties": {"run_id": {"type": "string"}},
-                            },
-                        ),
-                        _event(DATA, {}),
-                        _event(CALLBACK, {"type": "object"}),
-                        _event(
-                            ERROR,
-                            {
-                                "type": "object",
-                                "required": ["status_code", "message"],
-                                "properties": {
-                                    "status_code": {"type": "integer"},
-                                    "message": {"type": "string"},
-                                    "run_id": {"type": "string"},
-                                },
-                            },
-                        ),
-                    ]
-                }
-            }
-        },
-    }
-}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "model": ErrorResponse}
-
-
-# What the endpoints answer besides 200. An `error_mapper` may add statuses of its own.
-_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: _error("The body is larger than `max_body_size`"),
-    415: _error("The body is not JSON"),
-    422: _error("The body, its input or its config is invalid; `detail` names the field"),
-    500: _error("The runnable failed; the message is hidden unless the app exposes it"),
-}
-_SCHEMA_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: _error("The `config` query parameter is invalid"),
-}
-_HASH_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: _error("The config hash does not decode to a config object"),
-}
 
 ENDPOINTS = (
     Endpoint(
@@ -172,13 +102,6 @@ ENDPOINTS = (
     Endpoint("output_schema", "GET", "The JSON schema of the output"),
     Endpoint("config_schema", "GET", "The JSON schema of the config"),
 )
-
-
-class _DocsOnlyRoute(APIRoute):
-    """Puts a typed request body into /openapi.json; never matches a request."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        return _NO_MATCH, {}
 
 
 class _ServedRoute(APIRoute):
@@ -247,20 +170,6 @@ def _real_endpoint(method: _Handler, with_hash: bool) -> _Handler:
     return endpoint
 
 
-def _docs_endpoint(model: Any, with_hash: bool) -> Callable[..., Any]:
-    if with_hash:
-
-        async def documented_with_hash(config_hash: str, body: model) -> None:
-            raise AssertionError("documentation route, never matched")
-
-        return documented_with_hash
-
-    async def documented(body: model) -> None:
-        raise AssertionError("documentation route, never matched")
-
-    return documented
-
-
 def _playground_endpoint(handler: APIHandler) -> _Handler:
     async def playground(request: Request) -> Response:
         params = request.path_params
@@ -303,23 +212,23 @@ def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depe
                 "dependencies": deps,
             }
             real = _real_endpoint(getattr(handler, endpoint.name), with_hash)
-            errors = _HASH_ERRORS if with_hash else {}
+            errors = HASH_ERRORS if with_hash else {}
             # GET endpoints take no body, so the real route documents itself.
             router.add_api_route(
                 endpoint=real,
                 route_class_override=_ServedRoute,
                 include_in_schema=not endpoint.request_model,
-                responses={**_SCHEMA_ERRORS, **errors},
+                responses={**SCHEMA_ERRORS, **errors},
                 **common,
             )
             if endpoint.request_model:
                 model = getattr(handler.models, endpoint.request_model)
                 response = getattr(handler.models, endpoint.response_model or "", None)
                 router.add_api_route(
-                    endpoint=_docs_endpoint(model, with_hash),
+                    endpoint=docs_endpoint(model, with_hash),
                     response_model=response,
-                    responses={**({} if response else _SSE_DOC), **_BODY_ERRORS, **errors},
-                    route_class_override=_DocsOnlyRoute,
+                    responses={**({} if response else SSE_RESPONSES), **BODY_ERRORS, **errors},
+                    route_class_override=DocsOnlyRoute,
                     **common,
                 )
         if "playground" in handler.endpoints:
