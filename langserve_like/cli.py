@@ -172,6 +172,10 @@ def _paths(routes: Sequence[Any], prefix: str = "") -> Iterator[str]:
         path = getattr(route, "path", None)
         if path is None:
             continue
+        served = getattr(route, "served_paths", None)  # add_routes' one route per runnable
+        if served is not None:
+            yield from (prefix + p for p in served)
+            continue
         sub_routes = getattr(getattr(route, "app", None), "routes", None)
         if sub_routes is not None and not hasattr(route, "endpoint"):  # a Mount
             yield from _paths(sub_routes, prefix + path)

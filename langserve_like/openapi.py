@@ -1,8 +1,9 @@
 """What /openapi.json says beyond FastAPI's defaults.
 
-The real routes of `add_routes` read their bodies themselves, so FastAPI cannot see
-them; each POST endpoint gets a `DocsOnlyRoute` with the typed request model, which
-documents the body and never matches a request. The response documentation below
+`add_routes` serves every endpoint of a runnable through one route that reads the
+request itself, so FastAPI cannot see them; each endpoint gets a `DocsOnlyRoute`
+(with the typed request model for POST), which documents it and never matches a
+request. The response documentation below
 lists the error answers and describes each Server-Sent Event.
 """
 
@@ -114,6 +115,20 @@ class DocsOnlyRoute(APIRoute):
 
 
 def docs_endpoint(model: Any, with_hash: bool) -> Callable[..., Any]:
+    """The signature /docs reads: the path's config hash, and the typed body if any."""
+    if model is None:  # the GET schema endpoints: no body
+        if with_hash:
+
+            async def documented_get_with_hash(config_hash: str) -> None:
+                raise AssertionError("documentation route, never matched")
+
+            return documented_get_with_hash
+
+        async def documented_get() -> None:
+            raise AssertionError("documentation route, never matched")
+
+        return documented_get
+
     if with_hash:
 
         async def documented_with_hash(config_hash: str, body: model) -> None:

@@ -1,17 +1,17 @@
 """`add_routes`: mount a runnable's endpoints on a FastAPI app or APIRouter.
 
-The endpoints are described once, in `ENDPOINTS`, and registered in a loop, at
-`path` and (for LangServe's share links) at `path/c/{config_hash}`. Each real route
-takes the raw request and hands it to `APIHandler`, which parses and validates the
-body itself (faster than a FastAPI body model, with LangServe's error shapes). So
-that `/docs` still shows typed bodies, each POST endpoint also gets a documentation
-route with the typed model that never matches a request.
+The endpoints are described once, in `ENDPOINTS`, and served by one route per
+`add_routes` (`dispatch.RunnableRoute`) that finds the endpoint in a table, under `path` and
+(for LangServe's share links) under `path/c/{config_hash}`. It hands the raw request
+to `APIHandler`, which parses and validates the body itself (faster than a FastAPI
+body model, with LangServe's error shapes). So that `/docs` still shows every
+endpoint with its typed body, each gets a documentation route that never matches a
+request, registered in a loop over the same table.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the
 # endpoint functions built below at runtime.
 
-import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,12 +19,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.params import Depends
 from fastapi.responses import RedirectResponse
-from fastapi.routing import APIRoute
 from langchain_core.runnables import Runnable
-from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import BaseRoute
 
 from langserve_like.config import PerRequestConfigModifier
+from langserve_like.dispatch import PLAYGROUND_FILES, Table, Target, add_runnable_route, serves
 from langserve_like.feedback import (
     FeedbackSink,
     TokenFeedback,
@@ -58,10 +57,8 @@ __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 
 _Handler = Callable[..., Coroutine[Any, Any, Response]]
 _Direct = Callable[[Request], Awaitable[Response]]
-_PARAM = re.compile(r"{[^}]*}")
 # Looking up an enum member costs ~10 times a global's lookup on Python 3.11, and
 # every request asks each route in turn.
-_NO_MATCH = Match.NONE
 
 
 @dataclass(frozen=True)
@@ -104,85 +101,6 @@ ENDPOINTS = (
 )
 
 
-class _ServedRoute(APIRoute):
-    """A real route of `add_routes`: cheap to pass over, and called directly.
-
-    Every request is offered to the routes in order, and `add_routes` mounts ~30
-    per runnable; an APIRoute's regular expression and scope lookups cost ~8,000
-    instructions each (callgrind), so a runnable mounted third paid ~300,000 per
-    request before reaching its own route. A route's path must end with its last
-    literal part (or contain it, when it ends with a parameter), which is checked
-    first. Endpoints that take only the raw request are called directly unless the
-    route has dependencies (or a FastAPI body limit): FastAPI's per-request machinery
-    (dependency solving, two exit stacks, a second exception wrapper) has nothing to
-    do for them. Exceptions still reach the app's handlers through its middleware.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        pieces = [piece for piece in _PARAM.split(path) if piece]
-        self._suffix = "" if path.endswith("}") else pieces[-1]
-        self._needle = max(pieces, key=len) if pieces and not self._suffix else ""
-        direct: _Direct | None = getattr(endpoint, "direct", None)
-        if (
-            direct is not None
-            and not self.dependant.dependencies
-            and getattr(self, "max_body_size", None) is None
-        ):
-            self.app = _direct_app(direct)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if self._suffix:
-                if not path.endswith(self._suffix):
-                    return _NO_MATCH, {}
-            elif self._needle not in path:
-                return _NO_MATCH, {}
-        return super().matches(scope)
-
-
-def _direct_app(direct: "_Direct") -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await direct(Request(scope, receive, send))
-        await response(scope, receive, send)
-
-    return app
-
-
-def _real_endpoint(method: _Handler, with_hash: bool) -> _Handler:
-    """The FastAPI endpoint; its `direct` attribute is what `_ServedRoute` calls."""
-    if with_hash:
-        # Declared so that the GET routes document their path parameter.
-        async def endpoint_with_hash(request: Request, config_hash: str) -> Response:
-            return await method(request, config_hash=config_hash)
-
-        async def direct_with_hash(request: Request) -> Response:
-            return await method(request, config_hash=request.path_params["config_hash"])
-
-        endpoint_with_hash.direct = direct_with_hash  # type: ignore[attr-defined]
-        return endpoint_with_hash
-
-    async def endpoint(request: Request) -> Response:
-        return await method(request)
-
-    endpoint.direct = method  # type: ignore[attr-defined]
-    return endpoint
-
-
-def _playground_endpoint(handler: APIHandler) -> _Handler:
-    async def playground(request: Request) -> Response:
-        params = request.path_params
-        return await handler.playground(
-            params.get("file_path", ""),
-            request,
-            config_hash=params.get("config_hash", ""),
-        )
-
-    playground.direct = playground  # type: ignore[attr-defined]
-    return playground
-
-
 async def _playground_redirect(request: Request) -> Response:
     # A relative Location: FastAPI's own slash redirect is absolute, built from the
     # Host header and path the app sees, which is wrong behind a path-rewriting proxy.
@@ -190,66 +108,85 @@ async def _playground_redirect(request: Request) -> Response:
     return RedirectResponse("playground/" + (f"?{query}" if query else ""), status_code=307)
 
 
-_playground_redirect.direct = _playground_redirect  # type: ignore[attr-defined]
+def _call(method: Callable[..., Awaitable[Response]]) -> Target.Call:
+    async def call(request: Request, config_hash: str, _file_path: str) -> Response:
+        return await method(request, config_hash=config_hash)
+
+    return call
+
+
+def _table(handler: APIHandler) -> Table:
+    """`ENDPOINTS` as this handler serves them, for the one route of `add_routes`."""
+    table: Table = {
+        endpoint.name: Target(frozenset({endpoint.method}), _call(getattr(handler, endpoint.name)))
+        for endpoint in ENDPOINTS
+        if endpoint.name in handler.endpoints
+    }
+    if "playground" in handler.endpoints:
+
+        async def redirect(request: Request, _hash: str, _file_path: str) -> Response:
+            return await _playground_redirect(request)
+
+        async def files(request: Request, config_hash: str, file_path: str) -> Response:
+            return await handler.playground(file_path, request, config_hash=config_hash)
+
+        table["playground"] = Target(frozenset({"GET", "HEAD"}), redirect)
+        table[PLAYGROUND_FILES] = Target(frozenset({"GET", "HEAD"}), files)
+    return table
 
 
 def _register(router: APIRouter, handler: APIHandler, path: str, deps: list[Depends]) -> None:
-    bases = [("", False)]
-    if "config_hashes" in handler.endpoints:
-        bases.append(("/c/{config_hash}", True))
-    tag = path.strip("/") or "default"
+    hashes = "config_hashes" in handler.endpoints
+    table = _table(handler)
+    if table:
+        add_runnable_route(router, path, table, hashes=hashes, dependencies=deps)
+    _register_docs(router, handler, path, deps, hashes)
+    _register_feedback(router, handler, path, path.strip("/") or "default", deps)
+    _docs_last(router)
 
-    for base, with_hash in bases:
+
+def _register_docs(
+    router: APIRouter, handler: APIHandler, path: str, deps: list[Depends], hashes: bool
+) -> None:
+    """What /docs shows of the table: a `DocsOnlyRoute` per endpoint and base path."""
+    tag = path.strip("/") or "default"
+    for with_hash in (False, True) if hashes else (False,):
+        base = "/c/{config_hash}" if with_hash else ""
+        errors = HASH_ERRORS if with_hash else {}
         for endpoint in ENDPOINTS:
             if endpoint.name not in handler.endpoints:
                 continue
-            common: dict[str, Any] = {
-                "path": f"{path}{base}/{endpoint.name}",
-                "methods": [endpoint.method],
-                "name": f"{path} {endpoint.name}{' with config' if with_hash else ''}",
-                "summary": endpoint.summary,
-                "tags": [f"{tag}/config" if with_hash else tag],
-                "dependencies": deps,
-            }
-            real = _real_endpoint(getattr(handler, endpoint.name), with_hash)
-            errors = HASH_ERRORS if with_hash else {}
-            # GET endpoints take no body, so the real route documents itself.
+            model = getattr(handler.models, endpoint.request_model or "", None)
+            response = getattr(handler.models, endpoint.response_model or "", None)
+            if model is None:  # GET: the schemas
+                responses = {**SCHEMA_ERRORS, **errors}
+            else:
+                responses = {**({} if response else SSE_RESPONSES), **BODY_ERRORS, **errors}
             router.add_api_route(
-                endpoint=real,
-                route_class_override=_ServedRoute,
-                include_in_schema=not endpoint.request_model,
-                responses={**SCHEMA_ERRORS, **errors},
-                **common,
-            )
-            if endpoint.request_model:
-                model = getattr(handler.models, endpoint.request_model)
-                response = getattr(handler.models, endpoint.response_model or "", None)
-                router.add_api_route(
-                    endpoint=docs_endpoint(model, with_hash),
-                    response_model=response,
-                    responses={**({} if response else SSE_RESPONSES), **BODY_ERRORS, **errors},
-                    route_class_override=DocsOnlyRoute,
-                    **common,
-                )
-        if "playground" in handler.endpoints:
-            router.add_api_route(
-                f"{path}{base}/playground",
-                _playground_redirect,
-                route_class_override=_ServedRoute,
-                methods=["GET", "HEAD"],
+                f"{path}{base}/{endpoint.name}",
+                docs_endpoint(model, with_hash),
+                methods=[endpoint.method],
+                name=f"{path} {endpoint.name}{' with config' if with_hash else ''}",
+                summary=endpoint.summary,
+                tags=[f"{tag}/config" if with_hash else tag],
                 dependencies=deps,
-                include_in_schema=False,
-            )
-            router.add_api_route(
-                f"{path}{base}/playground/{{file_path:path}}",
-                _playground_endpoint(handler),
-                route_class_override=_ServedRoute,
-                methods=["GET", "HEAD"],
-                dependencies=deps,
-                include_in_schema=False,
+                response_model=response,
+                responses=responses,
+                route_class_override=DocsOnlyRoute,
             )
 
-    _register_feedback(router, handler, path, tag, deps)
+
+def _docs_last(router: APIRouter) -> None:
+    """Moves the documentation routes, which never match, behind every real route.
+
+    Requests then never pass them: the routes of every later `add_routes` and the
+    app's own routes are reached without paying ~5,000 instructions for each.
+    """
+    docs: list[BaseRoute] = [r for r in router.routes if isinstance(r, DocsOnlyRoute)]
+    router.routes[:] = [r for r in router.routes if not isinstance(r, DocsOnlyRoute)] + docs
+    changed = getattr(router, "_mark_routes_changed", None)  # FastAPI >= 0.16x caches
+    if changed is not None:
+        changed()
 
 
 def _register_feedback(
@@ -349,8 +286,7 @@ def add_routes(
             "enabled_endpoints lists token_feedback but no token_feedback_config was given"
         )
     prefix = app.prefix if isinstance(app, APIRouter) else ""
-    invoke_path = f"{prefix}{path}/invoke"
-    if any(getattr(route, "path", None) == invoke_path for route in app.routes):
+    if serves(app.routes, f"{prefix}{path}/"):
         raise ValueError(f"A runnable is already served at {prefix + path or '/'!r} on this app")
 
     handler = APIHandler(

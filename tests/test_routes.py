@@ -8,6 +8,7 @@ from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableLambda
 
 from langserve_like import add_routes
+from langserve_like.config import encode_config_hash
 from tests import runnables
 
 ADD_ONE = RunnableLambda(runnables.add_one)
@@ -33,7 +34,9 @@ def test_add_routes_mounts_every_endpoint_at_path_and_under_config_hash() -> Non
     ]:
         assert f"/add_one/{endpoint}" in mounted
         assert f"/add_one/c/{{config_hash}}/{endpoint}" in mounted
-    assert "/add_one/playground/{file_path:path}" in mounted
+    playground = TestClient(app).get("/add_one/playground/")
+    assert playground.status_code == 200
+    assert playground.headers["content-type"].startswith("text/html")
 
 
 def test_add_routes_does_not_mount_feedback_endpoints_by_default() -> None:
@@ -156,6 +159,71 @@ def test_add_routes_unknown_path_and_wrong_method() -> None:
     assert client.post("/x/nope", json={}).status_code == 404
     assert client.get("/x/invoke").status_code == 405
     assert client.post("/x/c//invoke", json={"input": 1}).status_code == 404
+
+
+def _mounted(how: str, *runnable_paths: str) -> tuple[FastAPI, str]:
+    """An app serving ADD_ONE at each path, on the app itself or an included router."""
+    app = FastAPI()
+    target: FastAPI | APIRouter = app if how == "app" else APIRouter(prefix="/api")
+    for path in runnable_paths:
+        add_routes(target, ADD_ONE, path=path)
+
+    # Registered after add_routes, under the same path: must still be reachable.
+    @target.get("/a/extra")
+    def extra() -> dict[str, str]:
+        return {"extra": "yes"}
+
+    if isinstance(target, APIRouter):
+        app.include_router(target)
+        return app, "/api"
+    return app, ""
+
+
+@pytest.mark.parametrize("how", ["app", "router"])
+def test_add_routes_later_routes_under_the_same_path_still_answer(how: str) -> None:
+    app, prefix = _mounted(how, "/a", "/b")
+    client = TestClient(app)
+    assert client.get(f"{prefix}/a/extra").json() == {"extra": "yes"}
+    assert client.post(f"{prefix}/b/invoke", json={"input": 1}).json()["output"] == 2
+    assert client.post(f"{prefix}/a/c/abc/nope", json={"input": 1}).status_code == 404
+
+
+@pytest.mark.parametrize("how", ["app", "router"])
+def test_add_routes_wrong_method_is_405_naming_the_allowed_one(how: str) -> None:
+    app, prefix = _mounted(how, "/a")
+    client = TestClient(app)
+    for method, path, allowed in [
+        ("GET", "/a/invoke", "POST"),
+        ("PUT", "/a/c/abc/stream", "POST"),
+        ("POST", "/a/input_schema", "GET"),
+        ("POST", "/a/playground/", "GET, HEAD"),
+    ]:
+        response = client.request(method, prefix + path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed
+        assert response.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize("how", ["app", "router"])
+def test_add_routes_share_link_paths_reach_the_modifier_with_their_hash(how: str) -> None:
+    seen: list[dict[str, str]] = []
+
+    def modifier(config: dict[str, object], request: object) -> dict[str, object]:
+        seen.append(dict(request.path_params))  # type: ignore[attr-defined]
+        return config
+
+    app = FastAPI()
+    target: FastAPI | APIRouter = app if how == "app" else APIRouter(prefix="/api")
+    add_routes(target, ADD_ONE, path="/a", per_req_config_modifier=modifier)
+    if isinstance(target, APIRouter):
+        app.include_router(target)
+    prefix = "" if how == "app" else "/api"
+    client = TestClient(app)
+    config_hash = encode_config_hash({"tags": ["t"]})
+    assert client.post(f"{prefix}/a/invoke", json={"input": 1}).status_code == 200
+    assert client.post(f"{prefix}/a/c/{config_hash}/invoke", json={"input": 1}).status_code == 200
+    assert client.get(f"{prefix}/a/c/{config_hash}/playground/").status_code == 200
+    assert seen == [{}, {"config_hash": config_hash}, {"config_hash": config_hash, "file_path": ""}]
 
 
 def test_add_routes_playground_without_slash_redirects() -> None:

@@ -1,0 +1,216 @@
+"""One route per `add_routes` that serves all of a runnable's endpoints from a table.
+
+Every request is offered to an app's routes in turn, at ~5,000 instructions per
+route passed (callgrind; two enum lookups in Starlette's loop, then the route's own
+check). LangServe mounts ~30 routes per runnable, so a runnable mounted fifth paid
+~600,000 instructions per request before reaching its own route; a `RunnableRoute`
+costs the requests of other runnables one string comparison, and finds its own
+endpoint with a dict lookup.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the
+# route's endpoint at runtime.
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.params import Depends
+from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
+from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["PLAYGROUND_FILES", "RunnableRoute", "Table", "Target", "add_runnable_route", "serves"]
+
+# Looking up an enum member costs ~10 times a global's lookup on Python 3.11, and
+# every request asks each route in turn.
+_NO_MATCH = Match.NONE
+_PARTIAL = Match.PARTIAL
+_FULL = Match.FULL
+
+# The path parameter of the one real route per `add_routes`: what follows `path/`.
+_PARAM = "langserve_like_endpoint"
+# Where `RunnableRoute.matches` leaves what it found, so the request is parsed once.
+_FOUND = "langserve_like.target"
+PLAYGROUND_FILES = "playground/"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One endpoint of the dispatch table: its methods and how to call it."""
+
+    Call = Callable[[Request, str, str], Awaitable[Response]]  # (request, hash, file)
+
+    methods: frozenset[str]
+    call: Call
+
+
+Table = dict[str, Target]
+_Found = tuple[Target, str, "str | None"]  # target, config hash, playground file
+_Direct = Callable[[Request], Awaitable[Response]]
+
+
+def _find(table: Table, rest: str, hashes: bool) -> _Found | None:
+    """`c/HASH/playground/app.js` -> (playground target, "HASH", "app.js"), else None."""
+    config_hash = ""
+    if rest.startswith("c/") and hashes:
+        config_hash, slash, rest = rest[2:].partition("/")
+        if not config_hash or not slash:
+            return None
+    file_path = None
+    if rest.startswith(PLAYGROUND_FILES):
+        rest, file_path = PLAYGROUND_FILES, rest[len(PLAYGROUND_FILES) :]
+    target = table.get(rest)
+    return None if target is None else (target, config_hash, file_path)
+
+
+def _path_params(scope: Scope, config_hash: str, file_path: str | None) -> dict[str, Any]:
+    # The parameters the per-endpoint routes of earlier versions had, for apps that read
+    # `request.path_params` (in a per_req_config_modifier, say).
+    params = {k: v for k, v in scope.get("path_params", {}).items() if k != _PARAM}
+    if config_hash:
+        params["config_hash"] = config_hash
+    if file_path is not None:
+        params["file_path"] = file_path
+    return params
+
+
+def _convertor(table: Table, hashes: bool) -> str:
+    """Registers (once) a path convertor matching exactly the table's endpoints.
+
+    FastAPI matches the routes of an included router by their regular expression,
+    not by `RunnableRoute.matches`, so the route's path must not match anything
+    else under `path/` (a user's own `path/extra` route registered later must win).
+    """
+    names = sorted(re.escape(n) for n in table if n != PLAYGROUND_FILES)
+    if PLAYGROUND_FILES in table:
+        names.append(re.escape(PLAYGROUND_FILES) + ".*")
+    regex = ("(?:c/[^/]+/)?" if hashes else "") + "(?:" + "|".join(names) + ")"
+    key = "langserve_like_" + hashlib.sha256(regex.encode()).hexdigest()[:12]
+    if key not in CONVERTOR_TYPES:
+
+        class Endpoints(Convertor[str]):
+            def convert(self, value: str) -> str:
+                return value
+
+            def to_string(self, value: str) -> str:
+                return value
+
+        Endpoints.regex = regex
+        register_url_convertor(key, Endpoints())
+    return key
+
+
+class RunnableRoute(APIRoute):
+    """The one real route of an `add_routes`: every endpoint, found by a dict lookup.
+
+    Every request is offered to an app's routes in turn, at ~5,000 instructions per
+    route (callgrind; two enum lookups in FastAPI's loop, then the route's own
+    check). LangServe mounts ~30 routes per runnable, so a runnable mounted fifth paid
+    ~600,000 instructions per request before reaching its own route; here each
+    `add_routes` costs the others one string comparison. The typed documentation
+    of each endpoint lives in `DocsOnlyRoute`s, kept at the end of the list.
+
+    Without dependencies (or a FastAPI body limit) the endpoint is called directly:
+    FastAPI's per-request machinery (dependency solving, two exit stacks, a second
+    exception wrapper) has nothing to do for it. Exceptions still reach the app's
+    handlers through its middleware. A known endpoint asked with the wrong method
+    is a partial match, so it answers 405 unless a later route takes the request.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.base = path[: path.index("{" + _PARAM)]
+        self._table: Table = endpoint.table  # type: ignore[attr-defined]
+        self._hashes: bool = endpoint.hashes  # type: ignore[attr-defined]
+        #: The paths it serves (but the share-link twins), for `langserve-like serve`'s log.
+        self.served_paths = tuple(self.base + name for name in self._table)
+        if not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
+            self.app = _direct_app(endpoint)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return _NO_MATCH, {}
+        if scope.get("fastapi", {}).get("effective_route_context") is not None:
+            # FastAPI >= 0.16x matches an included router's routes under the prefixes
+            # it was included with, through APIRoute.matches and the route's pattern.
+            return super().matches(scope)
+        path = get_route_path(scope)
+        if not path.startswith(self.base):
+            return _NO_MATCH, {}
+        found = _find(self._table, path[len(self.base) :], self._hashes)
+        if found is None:
+            return _NO_MATCH, {}
+        child = {
+            "endpoint": self.endpoint,
+            "path_params": _path_params(scope, found[1], found[2]),
+            "route": self,
+            _FOUND: found,
+        }
+        return (_FULL if scope["method"] in found[0].methods else _PARTIAL), child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The route as a whole takes GET, HEAD and POST; each endpoint takes fewer.
+        found: _Found | None = scope.get(_FOUND)
+        if found is None:
+            found = _find(self._table, scope.get("path_params", {}).get(_PARAM, ""), self._hashes)
+        if found is not None and scope["method"] not in found[0].methods:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(found[0].methods))})
+        await super().handle(scope, receive, send)
+
+
+def _direct_app(endpoint: _Direct) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
+def dispatcher(table: Table, hashes: bool) -> _Direct:
+    """The endpoint of a `RunnableRoute`: calls the endpoint the request names."""
+
+    async def dispatch(request: Request) -> Response:
+        scope = request.scope
+        found: _Found | None = scope.pop(_FOUND, None)
+        if found is None:  # matched by FastAPI for an included router: parse here
+            found = _find(table, scope["path_params"].get(_PARAM, ""), hashes)
+            if found is None:  # the convertor's pattern admits only the table's names
+                raise HTTPException(404)
+            scope["path_params"] = _path_params(scope, found[1], found[2])
+        target, config_hash, file_path = found  # its method was checked by `handle`
+        return await target.call(request, config_hash, file_path or "")
+
+    dispatch.table = table  # type: ignore[attr-defined]
+    dispatch.hashes = hashes  # type: ignore[attr-defined]
+    return dispatch
+
+
+def add_runnable_route(
+    router: APIRouter,
+    path: str,
+    table: Table,
+    *,
+    hashes: bool,
+    dependencies: Sequence[Depends],
+) -> None:
+    """Serve `table` under `path/` (and `path/c/{hash}/` when `hashes`) on `router`."""
+    router.add_api_route(
+        f"{path}/{{{_PARAM}:{_convertor(table, hashes)}}}",
+        dispatcher(table, hashes),
+        route_class_override=RunnableRoute,
+        methods=sorted({m for target in table.values() for m in target.methods}),
+        name=f"{path} endpoints",
+        dependencies=list(dependencies),
+        include_in_schema=False,
+    )
+
+
+def serves(routes: Sequence[BaseRoute], base: str) -> bool:
+    """Whether a `RunnableRoute` already serves `base` (`prefix/path/`) among `routes`."""
+    return any(isinstance(route, RunnableRoute) and route.base == base for route in routes)
