@@ -230,6 +230,11 @@ add_routes(
     feedback_sink=record_feedback,
 )
 
+# The same joke route under an APIRouter's own prefix.
+routed = APIRouter(prefix="/routed")
+add_routes(routed, joke_chain(), path="/joke")
+app.include_router(routed)
+
 # A route whose full prefix only exists after two include_router calls (LangServe #578).
 inner = APIRouter(prefix="/inner")
 add_routes(inner, joke_chain(), path="/joke")
