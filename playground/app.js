@@ -4,7 +4,7 @@ import { copyButton, h, pretty } from "./dom.js";
 import { buildForm } from "./form.js";
 import { addChunk, renderValue, textOf } from "./output.js";
 import { getJSON, postJSON, stream } from "./run.js";
-import { isPlainObject, kind, makeDeref, sameJSON, widgetOf } from "./schema.js";
+import { isPlainObject, kind, makeDeref, outputIsMessageOrText, sameJSON, widgetOf } from "./schema.js";
 import { curl, encodeState, js, python, stateFromHash } from "./snippets.js";
 import { Timeline } from "./timeline.js";
 import { chatApp, chatShape } from "./chat.js";
@@ -121,7 +121,7 @@ async function boot() {
     return [thumb(1, "👍", "Good response"), thumb(0, "👎", "Bad response"), note];
   };
 
-  const inputMessagesShape = info.playground_type === "chat" ? chatShape(inputSchema0, makeDeref(inputSchema0)) : null;
+  const inputMessagesShape = chatModeShape(info, inputSchema0, outputSchema);
   const snippetBox = buildSnippets(base);
   const ctx = { base, has, config, setStatus, showError, clearError, feedbackButtons, markdown: markdownOn };
 
@@ -164,6 +164,18 @@ async function boot() {
       app.stop();
     }
   });
+}
+
+// Chat mode is asked for with playground_type="chat", or detected (R10): a message-list
+// input (alone or with one question string) whose output is a message or text. A
+// widget on the message list (e.g. `chat`) asks for the form instead.
+function chatModeShape(info, inputSchema, outputSchema) {
+  const deref = makeDeref(inputSchema);
+  const shape = chatShape(inputSchema, deref);
+  if (!shape || info.playground_type === "chat") return shape;
+  const field = shape.messagesKey ? deref(deref(inputSchema).properties[shape.messagesKey]) : null;
+  if (field && widgetOf(field)) return null;
+  return outputIsMessageOrText(outputSchema, makeDeref(outputSchema)) ? shape : null;
 }
 
 function buildSnippets(base) {

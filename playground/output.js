@@ -39,11 +39,13 @@ function addUsage(a, b) {
 }
 
 function addMessages(a, b) {
+  const chunks = mergeToolChunks(a.tool_call_chunks, b.tool_call_chunks);
   return {
     ...a, ...b,
     content: addContent(a.content, b.content),
-    tool_call_chunks: mergeToolChunks(a.tool_call_chunks, b.tool_call_chunks),
-    tool_calls: [...(a.tool_calls || []), ...(b.tool_calls || [])],
+    tool_call_chunks: chunks,
+    // A chunk's own `tool_calls` parse only its fragment of the arguments: parse the join.
+    tool_calls: chunks.length ? parseToolChunks(chunks) : [...(a.tool_calls || []), ...(b.tool_calls || [])],
     usage_metadata: addUsage(a.usage_metadata, b.usage_metadata),
     id: a.id || b.id,
   };
@@ -64,14 +66,18 @@ export function addChunk(a, b) {
   return b;
 }
 
+function parseToolChunks(chunks) {
+  return chunks.map((c) => {
+    let args = c.args;
+    try { args = JSON.parse(c.args || "{}"); } catch { /* keep the raw partial string */ }
+    return { name: c.name, args, id: c.id, type: "tool_call" };
+  });
+}
+
 // Tool calls of a streamed message only exist as chunks until parsed here.
 function toolCallsOf(msg) {
   if (msg.tool_calls?.length) return msg.tool_calls;
-  return (msg.tool_call_chunks || []).map((c) => {
-    let args = c.args;
-    try { args = JSON.parse(c.args || "{}"); } catch { /* keep the raw partial string */ }
-    return { name: c.name, args, id: c.id };
-  });
+  return parseToolChunks(msg.tool_call_chunks || []);
 }
 
 export function textOf(v) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -16,7 +17,15 @@ from fastapi import APIRouter, FastAPI
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
@@ -83,6 +92,64 @@ class ScriptedChatModel(BaseChatModel):
         yield ChatGenerationChunk(
             message=AIMessageChunk(content="", usage_metadata=usage, chunk_position="last")  # type: ignore[arg-type]
         )
+
+
+WEATHER_USAGE = UsageMetadata(input_tokens=9, output_tokens=7, total_tokens=16)
+
+
+class ToolCallingModel(BaseChatModel):
+    """Says it will look something up and calls `get_weather` for the prompt's last word.
+
+    Streaming splits the call's JSON arguments over two chunks, as real providers do.
+    """
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+    def _city(self, messages: list[BaseMessage]) -> str:
+        return messages[-1].text.split()[-1]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = {"name": "get_weather", "args": {"city": self._city(messages)}, "id": "call_1"}
+        message = AIMessage(
+            content="Let me check.",
+            tool_calls=[call],
+            usage_metadata=WEATHER_USAGE,
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        args = json.dumps({"city": self._city(messages)})
+        half = len(args) // 2
+        parts = [
+            AIMessageChunk(content="Let me check."),
+            AIMessageChunk(
+                content="",
+                tool_call_chunks=[
+                    tool_call_chunk(name="get_weather", args=args[:half], id="call_1", index=0)
+                ],
+            ),
+            AIMessageChunk(
+                content="",
+                tool_call_chunks=[tool_call_chunk(name=None, args=args[half:], id=None, index=0)],
+            ),
+            AIMessageChunk(content="", usage_metadata=WEATHER_USAGE, chunk_position="last"),
+        ]
+        for part in parts:
+            yield ChatGenerationChunk(message=part)
 
 
 def joke_chain(**model: Any) -> Any:
@@ -164,15 +231,53 @@ def markup_output(value: dict[str, Any]) -> str:
     )
 
 
+FILE_KEYS = ("data", "filename", "mime_type")
+
+
 class FileInput(BaseModel):
     data: str = Field(json_schema_extra={"widget": {"type": "base64file", "max_bytes": 1000}})
     filename: str = ""
     mime_type: str = ""
 
 
-def describe_file(value: dict[str, Any]) -> str:
-    raw = base64.b64decode(value["data"])
-    return f"{value['filename']} {value['mime_type']} {len(raw)} bytes: {raw.decode()}"
+def describe_file(value: dict[str, Any], keys: tuple[str, str, str] = FILE_KEYS) -> str:
+    """`name type size bytes: text` of an upload; `keys` name its data/name/type fields."""
+    data, name, mime = keys
+    raw = base64.b64decode(value[data])
+    return f"{value[name]} {value[mime]} {len(raw)} bytes: {raw.decode()}"
+
+
+class LangServeStyleFileInput(BaseModel):
+    """The widget as LangServe declared it (`Field(extra=...)`), with renamed siblings."""
+
+    # `json_schema_extra={"extra": ...}` emits the same schema as pydantic's deprecated
+    # `Field(extra={...})`, without the deprecation warning.
+    blob: str = Field(
+        json_schema_extra={
+            "extra": {
+                "widget": {
+                    "type": "base64file",
+                    "max_bytes": 1000,
+                    "filename_field": "name",
+                    "mime_type_field": "content_type",
+                }
+            }
+        }
+    )
+    name: str = ""
+    content_type: str = ""
+
+
+def describe_blob(value: dict[str, Any]) -> str:
+    return describe_file(value, ("blob", "name", "content_type"))
+
+
+class MessagesIn(BaseModel):
+    messages: list[AnyMessage]
+
+
+def count_messages(value: dict[str, Any]) -> dict[str, int]:
+    return {"messages": len(value["messages"])}
 
 
 class OddInput(BaseModel):
@@ -229,6 +334,38 @@ add_routes(
     enable_feedback_endpoint=True,
     feedback_sink=record_feedback,
 )
+
+add_routes(app, joke_chain(), path="/no_stream", disabled_endpoints=["stream"])
+add_routes(
+    app,
+    RunnableLambda(describe_blob).with_types(input_type=LangServeStyleFileInput),
+    path="/file_extra",
+)
+weather = ChatPromptTemplate.from_template("what is the weather in {city}") | ToolCallingModel()
+add_routes(app, weather, path="/tools")
+
+# Chat-shaped routes without playground_type="chat": the page detects them (R10).
+history_prompt = ChatPromptTemplate.from_messages(
+    [("system", "You are a parrot."), MessagesPlaceholder("history"), ("human", "{question}")]
+)
+add_routes(app, history_prompt | ScriptedChatModel(echo=True), path="/auto_history")
+add_routes(
+    app,
+    chat_prompt | ScriptedChatModel(echo=True),
+    path="/auto_messages",
+    disabled_endpoints=["stream"],
+)
+# Messages in but a dict out is not a conversation: it keeps the form.
+add_routes(
+    app,
+    RunnableLambda(count_messages).with_types(input_type=MessagesIn, output_type=dict[str, int]),
+    path="/message_stats",
+)
+
+# The same joke route under an APIRouter's own prefix.
+routed = APIRouter(prefix="/routed")
+add_routes(routed, joke_chain(), path="/joke")
+app.include_router(routed)
 
 # A route whose full prefix only exists after two include_router calls (LangServe #578).
 inner = APIRouter(prefix="/inner")

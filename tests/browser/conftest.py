@@ -6,6 +6,7 @@ page error or a request to another origin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -64,6 +65,32 @@ def server() -> Iterator[str]:
         yield url
 
 
+PROXY_PREFIX = "/proxied"
+
+
+@pytest.fixture(scope="session")
+def proxied() -> Iterator[str]:
+    """The test app behind a path-rewriting proxy: `{url}/proxied/x` reaches the app's `/x`.
+
+    The backend knows the prefix only from uvicorn's `--root-path` (R3).
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (
+        run_uvicorn(
+            "tests.browser.apps:app",
+            extra_args=["--root-path", PROXY_PREFIX],
+            log_path=ARTIFACTS / "proxied_backend.log",
+        ) as backend,
+        run_uvicorn(
+            "tests.browser.proxy:app",
+            env={"PROXY_BACKEND": backend, "PROXY_PREFIX": PROXY_PREFIX},
+            extra_args=["--lifespan", "off"],
+            log_path=ARTIFACTS / "proxy.log",
+        ) as proxy,
+    ):
+        yield proxy
+
+
 @dataclass
 class Browsing:
     """A page plus what it logged; `allow(...)` names console errors a test expects."""
@@ -119,17 +146,24 @@ def new_browsing(browser: Any, origin: str, color_scheme: str = "light") -> Brow
     return browsing
 
 
+@contextlib.contextmanager
+def browsing_at(browser: Any, origin: str, color_scheme: str = "light") -> Iterator[Browsing]:
+    """A fresh context on `origin`; on exit, fail if the page logged anything unexpected."""
+    browsing = new_browsing(browser, origin, color_scheme=color_scheme)
+    try:
+        yield browsing
+    finally:
+        browsing.page.context.close()
+    assert browsing.unexpected() == []
+
+
 @pytest.fixture
 def pg(browser: Any, server: str) -> Iterator[Browsing]:
-    browsing = new_browsing(browser, server)
-    yield browsing
-    browsing.page.context.close()
-    assert browsing.unexpected() == []
+    with browsing_at(browser, server) as browsing:
+        yield browsing
 
 
 @pytest.fixture
 def pg_dark(browser: Any, server: str) -> Iterator[Browsing]:
-    browsing = new_browsing(browser, server, color_scheme="dark")
-    yield browsing
-    browsing.page.context.close()
-    assert browsing.unexpected() == []
+    with browsing_at(browser, server, color_scheme="dark") as browsing:
+        yield browsing
