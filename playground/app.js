@@ -1,13 +1,7 @@
 // Playground bootstrap: reads ./info.json and the route's schemas (nothing is templated
 // into this page), then builds the form or chat UI. All URLs are relative to the page.
-import { copyButton, h, pretty } from "./dom.js";
-import { buildForm } from "./form.js";
-import { addChunk, renderValue, textOf } from "./output.js";
-import { getJSON, postJSON, stream } from "./run.js";
-import { isPlainObject, kind, makeDeref, sameJSON, widgetOf } from "./schema.js";
-import { curl, encodeState, js, python, stateFromHash } from "./snippets.js";
-import { Timeline } from "./timeline.js";
-import { chatApp, chatShape } from "./chat.js";
+// The last section of the page script: the server joins the sections into one ES module
+// (BUNDLE in langserve_like/playground.py), so their top-level names are in scope here.
 
 const $ = (id) => document.getElementById(id);
 const main = $("pg-main");
