@@ -47,6 +47,7 @@ BUNDLE = (
     "snippets.js",
     "timeline.js",
     "chat.js",
+    "batch.js",
     "app.js",
 )
 
