@@ -1,19 +1,24 @@
-"""Serves a route's playground: static files plus one small JSON info document.
+"""Serves a route's playground: four static files plus one small JSON info document.
 
-The page is hand-written HTML/CSS/ES modules shipped as package data; nothing is
-templated into it. It fetches `info.json` (below) and the route's schema endpoints,
-and derives every URL from its own location, so it works under `root_path`, router
-prefixes and path-rewriting proxies. Responses carry a strict Content-Security-Policy,
-an ETag (revalidated with `Cache-Control: no-cache`, since there is no build step to
-content-hash file names) and a gzip variant when the client accepts it.
+The page is hand-written HTML/CSS/JS shipped as package data; nothing user-controlled is
+templated into it. It fetches `info.json` (below) and the route's schema endpoints, and
+derives every URL from its own location, so it works under `root_path`, router prefixes
+and path-rewriting proxies.
+
+There is no build step, yet the browser loads only `index.html`, one stylesheet, the
+theme script and one page script. The page script is the `BUNDLE` files joined in order
+into one ES module, once per process (again when a file changes on disk). Each asset is
+also served under a content-hashed name (`app.3f9c2a1b7e.js`) that never changes meaning,
+so it is cached as immutable; `index.html`, revalidated on every load, is the only file
+that names the hashes, rewritten from `./app.js` to `./app.<hash>.js` when it is served.
+Every file carries a strict Content-Security-Policy, an ETag and a gzip variant.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +29,38 @@ from starlette.responses import Response
 if TYPE_CHECKING:
     from langserve_like.handler import APIHandler
 
-__all__ = ["CSP", "INFO_FILE", "playground_dir", "playground_response"]
+__all__ = ["BUNDLE", "CSP", "INFO_FILE", "playground_dir", "playground_response"]
 
 INFO_FILE = "info.json"
+
+# The page script's sections, joined in this order into one module scope. They do not
+# import from each other; a section may use the top-level names of the sections before it
+# at load time, and any section's names inside functions (those run after all loaded).
+# So helpers come first and app.js, which starts the page, comes last. Top-level names
+# must be unique across the sections (tests/test_playground.py checks).
+BUNDLE = (
+    "dom.js",
+    "schema.js",
+    "form.js",
+    "output.js",
+    "run.js",
+    "snippets.js",
+    "timeline.js",
+    "chat.js",
+    "batch.js",
+    "app.js",
+)
+
+# What index.html references (`./style.css`) -> the files that make it up. theme.js stays
+# a separate classic script: it must block rendering so a saved theme applies before the
+# first paint, and the CSP forbids the inline script that could do it otherwise.
+_PAGE = {
+    "style.css": ("style.css",),
+    "theme.js": ("theme.js",),
+    "app.js": BUNDLE,
+}
+_INDEX = "index.html"
+_HASH_CHARS = 10
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -37,15 +71,12 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
 }
 
-# Served files are plain names in one flat folder. Anything else, including `..`,
-# `%2e%2e` (already decoded by the router), absolute paths, sub-folders and NUL,
-# simply does not match and gets a 404 without touching the filesystem.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)")
+# The current file names are only ever revalidated; a hashed name always means the same
+# bytes, so the browser may keep it for a year without asking again.
+_REVALIDATE = "no-cache"
+_IMMUTABLE = "public, max-age=31536000, immutable"
 
 _COMMON_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -64,36 +95,80 @@ def playground_dir() -> Path:
 
 @dataclass(frozen=True)
 class _Asset:
-    stamp: tuple[int, int]
     body: bytes
     gzipped: bytes
     etag: str
     content_type: str
+    cache_control: str
 
 
-_cache: dict[Path, _Asset] = {}
-
-
-def _asset(path: Path) -> _Asset | None:
-    """The file's bytes, gzip variant and ETag, re-read only when the file changes."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    cached = _cache.get(path)
-    if cached is not None and cached.stamp == stamp:
-        return cached
-    body = path.read_bytes()
-    asset = _Asset(
-        stamp=stamp,
+def _make_asset(name: str, body: bytes, cache_control: str) -> _Asset:
+    return _Asset(
         body=body,
         gzipped=gzip.compress(body, compresslevel=9, mtime=0),
         etag=hashlib.sha256(body).hexdigest()[:20],
-        content_type=CONTENT_TYPES[path.suffix],
+        content_type=CONTENT_TYPES[Path(name).suffix],
+        cache_control=cache_control,
     )
-    _cache[path] = asset
-    return asset
+
+
+def _join(folder: Path, files: tuple[str, ...]) -> bytes:
+    """One file as is, or several as marked sections of one script."""
+    if len(files) == 1:
+        return (folder / files[0]).read_bytes()
+    parts = []
+    for name in files:
+        text = (folder / name).read_bytes()
+        # The marker lets a reader of the served script find the source file.
+        parts.append(f"// ---- {name} ----\n".encode() + text.rstrip(b"\n") + b"\n")
+    return b"\n".join(parts)
+
+
+def _hashed_name(name: str, body: bytes) -> str:
+    """`app.js` -> `app.<first hex digits of the SHA-256 of body>.js`."""
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{hashlib.sha256(body).hexdigest()[:_HASH_CHARS]}{dot}{suffix}"
+
+
+def _build(folder: Path) -> dict[str, _Asset]:
+    """Every servable name -> its asset: index.html, the current and the hashed names."""
+    assets: dict[str, _Asset] = {}
+    html = (folder / _INDEX).read_text(encoding="utf-8")
+    for name, files in _PAGE.items():
+        body = _join(folder, files)
+        hashed = _hashed_name(name, body)
+        assets[name] = _make_asset(name, body, _REVALIDATE)
+        assets[hashed] = replace(assets[name], cache_control=_IMMUTABLE)
+        # Only these fixed names are rewritten, to names that are hex and dots.
+        html = html.replace(f'"./{name}"', f'"./{hashed}"')
+    assets[_INDEX] = _make_asset(_INDEX, html.encode(), _REVALIDATE)
+    return assets
+
+
+def _sources() -> list[str]:
+    return [_INDEX, *(f for files in _PAGE.values() for f in files)]
+
+
+_cache: dict[Path, tuple[tuple[tuple[int, int], ...], dict[str, _Asset]]] = {}
+
+
+def _page_assets() -> dict[str, _Asset] | None:
+    """The served assets, rebuilt only when a source file changes; None if one is missing."""
+    folder = playground_dir()
+    try:
+        stats = [(folder / name).stat() for name in _sources()]
+    except OSError:
+        return None
+    stamp = tuple((s.st_mtime_ns, s.st_size) for s in stats)
+    cached = _cache.get(folder)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        assets = _build(folder)
+    except OSError:
+        return None
+    _cache[folder] = (stamp, assets)
+    return assets
 
 
 def _not_found() -> Response:
@@ -118,17 +193,17 @@ def _send(request: Request, body: bytes, headers: dict[str, str]) -> Response:
 
 
 def _static(request: Request, name: str) -> Response:
-    suffix = Path(name).suffix
-    if not _SAFE_NAME.fullmatch(name) or suffix not in CONTENT_TYPES:
-        return _not_found()
-    asset = _asset(playground_dir() / name)
+    # The name is only ever a key into the built assets, never a filesystem path, so
+    # `..`, `%2e%2e`, absolute paths, sub-folders, NUL and stale hashes are all a 404.
+    assets = _page_assets()
+    asset = assets.get(name) if assets is not None else None
     if asset is None:
         return _not_found()
     use_gzip = "gzip" in request.headers.get("accept-encoding", "").lower()
     headers = {
         **_COMMON_HEADERS,
         "Content-Type": asset.content_type,
-        "Cache-Control": "no-cache",
+        "Cache-Control": asset.cache_control,
         "Vary": "Accept-Encoding",
         "ETag": f'"{asset.etag}{"-gz" if use_gzip else ""}"',
     }
@@ -177,4 +252,4 @@ async def playground_response(
             "ETag": f'"{hashlib.sha256(body).hexdigest()[:20]}"',
         }
         return _send(request, body, headers)
-    return _static(request, file_path or "index.html")
+    return _static(request, file_path or _INDEX)

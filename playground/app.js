@@ -1,13 +1,7 @@
 // Playground bootstrap: reads ./info.json and the route's schemas (nothing is templated
 // into this page), then builds the form or chat UI. All URLs are relative to the page.
-import { copyButton, h, pretty } from "./dom.js";
-import { buildForm } from "./form.js";
-import { addChunk, renderValue, textOf } from "./output.js";
-import { getJSON, postJSON, stream } from "./run.js";
-import { isPlainObject, kind, makeDeref, outputIsMessageOrText, sameJSON, widgetOf } from "./schema.js";
-import { curl, encodeState, js, python, stateFromHash } from "./snippets.js";
-import { Timeline } from "./timeline.js";
-import { chatApp, chatShape } from "./chat.js";
+// The last section of the page script: the server joins the sections into one ES module
+// (BUNDLE in langserve_like/playground.py), so their top-level names are in scope here.
 
 const $ = (id) => document.getElementById(id);
 const main = $("pg-main");
@@ -232,6 +226,18 @@ function buildFormMode(ctx) {
     b.addEventListener("click", () => run(mode));
     return b;
   });
+  const checkInput = () => {
+    const errors = [...form.errors()];
+    if (!errors.length) return true;
+    showError(`Please fix the input:\n${errors.join("\n")}`);
+    setStatus("error");
+    return false;
+  };
+  const batch = ctx.has("batch") ? batchQueue({ getInput: () => form.get(), check: checkInput }) : null;
+  if (batch) {
+    batch.button.addEventListener("click", () => run("batch"));
+    buttons.push(batch.button);
+  }
   const stop = h("button", { type: "button", testid: "pg-stop", disabled: true }, "Stop");
   const preferred = ["stream", "events", "invoke"].find((m) => modes.some(([x]) => x === m));
   const actions = h("div", { class: "actions" }, buttons, stop,
@@ -243,25 +249,26 @@ function buildFormMode(ctx) {
   });
   let controller = null;
   let value;
+  let batchInputs = null; // the inputs of the last run when it was a batch
   let frame = 0;
   const paint = () => {
     cancelAnimationFrame(frame);
     frame = 0;
-    output.replaceChildren(value === undefined ? h("p", { class: "muted" }, controller ? "…" : "No output.") : renderValue(value, { markdown: mdToggle.checked }));
+    const opts = { markdown: mdToggle.checked };
+    output.replaceChildren(value === undefined ? h("p", { class: "muted" }, controller ? "…" : "No output.")
+      : batchInputs && Array.isArray(value) ? renderBatch(batchInputs, value, opts) : renderValue(value, opts));
   };
   const schedule = () => { if (!frame) frame = requestAnimationFrame(paint); };
 
   async function run(mode = preferred) {
     if (controller || !mode) return;
     clearError();
-    const errors = [...form.errors()];
-    if (errors.length) {
-      showError(`Please fix the input:\n${errors.join("\n")}`);
-      setStatus("error");
-      return;
-    }
+    // A batch sends the inputs checked as they were added, not what the form holds now.
+    if (mode !== "batch" && !checkInput()) return;
+    batchInputs = mode === "batch" ? batch.inputs() : null;
     const input = form.get();
-    const body = { input: input === undefined ? null : input, config: ctx.config() };
+    const body = batchInputs ? { inputs: batchInputs, config: ctx.config() }
+      : { input: input === undefined ? null : input, config: ctx.config() };
     controller = new AbortController();
     value = undefined;
     feedback.replaceChildren();
@@ -280,7 +287,9 @@ function buildFormMode(ctx) {
     };
     let status = "done";
     try {
-      if (mode === "invoke") {
+      if (mode === "batch") {
+        value = (await (await postJSON(`${ctx.base}batch`, body, controller.signal)).json()).output;
+      } else if (mode === "invoke") {
         const res = await (await postJSON(`${ctx.base}invoke`, body, controller.signal)).json();
         value = res.output;
         runId = res.metadata?.run_id ?? null;
@@ -317,8 +326,10 @@ function buildFormMode(ctx) {
       paint();
       output.setAttribute("aria-busy", "false");
       buttons.forEach((b) => (b.disabled = false));
+      batch?.sync();
       stop.disabled = true;
-      if (status === "done") {
+      // Feedback and the chat widget's reply are about one run, not a batch.
+      if (status === "done" && !batchInputs) {
         feedback.replaceChildren(...ctx.feedbackButtons(runId));
         appendChatWidgetReply();
       }
@@ -349,7 +360,7 @@ function buildFormMode(ctx) {
   outputSection.append(output, feedback);
   const eventsSection = panel("h-events", "Events", events);
   eventsSection.querySelector(".panel-head").append(h("span", { class: "grow" }), timeline.exportButton());
-  const inputSection = panel("h-input", "Input", inputHost, actions);
+  const inputSection = panel("h-input", "Input", inputHost, actions, batch?.el);
 
   let schemaSeq = 0;
   return {

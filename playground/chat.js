@@ -1,12 +1,8 @@
 // Chat mode: a message list over the route's input. Each turn sends the whole history
 // as plain {type, content} messages (no UI-only keys), streamed when /stream is enabled.
-import { h, pretty, uid } from "./dom.js";
-import { branches, kind, messageListTypes } from "./schema.js";
-import { addChunk, renderText, textOf } from "./output.js";
-import { postJSON, stream } from "./run.js";
 
 // Where the history goes in the input: {messagesKey, questionKey} or {root: true}; null if unsupported.
-export function chatShape(schema, deref) {
+function chatShape(schema, deref) {
   const s = deref(schema || {});
   if (messageListTypes(s, deref)) return { root: true };
   if (kind(s) === "union" && branches(s).some((b) => messageListTypes(b, deref))) return { root: true };
@@ -24,7 +20,7 @@ export function chatShape(schema, deref) {
   return null;
 }
 
-export function chatApp(ctx) {
+function chatApp(ctx) {
   const { shape } = ctx;
   const history = [];
   let controller = null;

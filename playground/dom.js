@@ -2,9 +2,9 @@
 // innerHTML anywhere, so text from schemas or outputs can never become markup.
 
 let counter = 0;
-export const uid = (prefix = "pg") => `${prefix}-${++counter}`;
+const uid = (prefix = "pg") => `${prefix}-${++counter}`;
 
-export function h(tag, attrs, ...children) {
+function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
@@ -19,7 +19,7 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-export function append(el, children) {
+function append(el, children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : String(c));
@@ -27,17 +27,17 @@ export function append(el, children) {
   return el;
 }
 
-export function clear(el) {
+function clear(el) {
   el.replaceChildren();
   return el;
 }
 
-export async function copyText(text) {
+async function copyText(text) {
   await navigator.clipboard.writeText(text);
 }
 
 // A named copy button; `getText` is called at click time so it copies current state.
-export function copyButton(label, getText, testid) {
+function copyButton(label, getText, testid) {
   const btn = h("button", { type: "button", class: "small", "aria-label": label, testid }, "Copy");
   btn.addEventListener("click", async () => {
     try {
@@ -51,17 +51,17 @@ export function copyButton(label, getText, testid) {
   return btn;
 }
 
-export const pretty = (v) => JSON.stringify(v, null, 2) ?? "undefined";
+const pretty = (v) => JSON.stringify(v, null, 2) ?? "undefined";
 
-export function humanize(key) {
+function humanize(key) {
   const s = String(key).replace(/[_-]+/g, " ").trim();
   return s ? s[0].toUpperCase() + s.slice(1) : String(key);
 }
 
 // Long text is cut for display only; the full value stays available on request.
-export const TRUNCATE_AT = 10000;
+const TRUNCATE_AT = 10000;
 
-export function truncatedText(text, cls = "pre") {
+function truncatedText(text, cls = "pre") {
   const el = h("pre", { class: cls });
   if (text.length <= TRUNCATE_AT) {
     el.textContent = text;

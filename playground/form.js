@@ -1,16 +1,11 @@
 // The schema form. Every editor is {el, get(), set(value), errors()}; any shape the
 // form does not know (or that throws while building) becomes a raw-JSON editor, so a
 // schema can never blank the page. Changes bubble as DOM `input` events.
-import { h, uid, humanize, pretty } from "./dom.js";
-import {
-  branches, clone, defaultOf, isNull, isPlainObject, kind, matches, messageListTypes,
-  widgetOf,
-} from "./schema.js";
 
 const MAX_DEPTH = 12;
 const DEFAULT_FILE_CAP = 5 * 1024 * 1024;
 
-export function formatPath(path) {
+function formatPath(path) {
   if (!path.length) return "input";
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
 }
@@ -18,7 +13,7 @@ export function formatPath(path) {
 const changed = (el) => el.dispatchEvent(new Event("input", { bubbles: true }));
 
 // Builds the root editor for `schema` (the input or the config) with a whole-form JSON toggle.
-export function buildForm(schema, { deref, label = "Input", wholeToggle = true }) {
+function buildForm(schema, { deref, label = "Input", wholeToggle = true }) {
   const ctx = { deref, depth: 0 };
   return switchable(schema, ctx, { label, path: [], required: true, isRoot: true, noToggle: !wholeToggle });
 }
@@ -38,7 +33,7 @@ function errorLine() {
   return h("p", { class: "field-error", hidden: true });
 }
 
-function showError(line, control, messages) {
+function showFieldError(line, control, messages) {
   line.hidden = !messages.length;
   line.textContent = messages.join("; ");
   if (control) control.setAttribute("aria-invalid", messages.length ? "true" : "false");
@@ -158,7 +153,7 @@ function numberEditor(ctx, meta, type) {
     set: (v) => (input.value = typeof v === "number" ? String(v) : ""),
     errors: () => {
       const e = check();
-      showError(err, input, e);
+      showFieldError(err, input, e);
       return e.map((msg) => `${formatPath(meta.path)}: ${msg}`);
     },
   };
@@ -211,7 +206,7 @@ function jsonEditor(ctx, meta) {
   };
   const showErrors = () => {
     const p = parse();
-    showError(err, ta, p.ok ? [] : [p.error]);
+    showFieldError(err, ta, p.ok ? [] : [p.error]);
     return p.ok ? [] : [`${formatPath(meta.path)}: ${p.error}`];
   };
   ta.addEventListener("blur", () => {
@@ -239,7 +234,7 @@ function fileEditor(ctx, meta, widget) {
     if (file.size > cap) {
       value = "";
       info.textContent = "no file";
-      showError(err, input, [`${file.name} is ${file.size.toLocaleString()} bytes; the limit is ${cap.toLocaleString()} bytes`]);
+      showFieldError(err, input, [`${file.name} is ${file.size.toLocaleString()} bytes; the limit is ${cap.toLocaleString()} bytes`]);
       return changed(el);
     }
     const reader = new FileReader();
@@ -247,7 +242,7 @@ function fileEditor(ctx, meta, widget) {
       const url = String(reader.result);
       value = url.slice(url.indexOf(",") + 1);
       info.textContent = `${file.name} (${file.type || "unknown type"}, ${file.size.toLocaleString()} bytes)`;
-      showError(err, input, []);
+      showFieldError(err, input, []);
       meta.onFile?.({ name: file.name, type: file.type }, widget);
       changed(el);
     };
@@ -453,7 +448,7 @@ function unionEditor(s, ctx, meta) {
 }
 
 // Message lists (chat history): a role and a text per message, sent as {type, content}.
-export function toMessage(v) {
+function toMessage(v) {
   if (Array.isArray(v) && v.length === 2) return { type: String(v[0]), content: v[1] };
   if (typeof v === "string") return { type: "human", content: v };
   if (isPlainObject(v)) {

@@ -1,14 +1,12 @@
 // Output rendering: chunk accumulation (LangChain's `+` semantics), typed views for
 // messages and documents, safe Markdown and a lazy, truncating JSON tree.
-import { h, pretty, truncatedText, TRUNCATE_AT } from "./dom.js";
-import { isPlainObject } from "./schema.js";
 
 const MESSAGE_TAGS = /^(human|ai|system|chat|function|tool)$|MessageChunk$/;
 
-export const isMessage = (v) => isPlainObject(v) && typeof v.type === "string" && MESSAGE_TAGS.test(v.type) && "content" in v;
-export const isDocument = (v) => isPlainObject(v) && typeof v.page_content === "string";
+const isMessage = (v) => isPlainObject(v) && typeof v.type === "string" && MESSAGE_TAGS.test(v.type) && "content" in v;
+const isDocument = (v) => isPlainObject(v) && typeof v.page_content === "string";
 
-export function roleOf(msg) {
+function roleOf(msg) {
   const t = msg.type.replace(/MessageChunk$/, "").toLowerCase();
   return t === "chat" ? msg.role || "chat" : t;
 }
@@ -52,7 +50,7 @@ function addMessages(a, b) {
 }
 
 // `a + b` as LangChain adds stream chunks (AddableDict, message chunks, strings, lists).
-export function addChunk(a, b) {
+function addChunk(a, b) {
   if (a === undefined) return b;
   if (isMessage(a) && isMessage(b)) return addMessages(a, b);
   if (typeof a === "string" && typeof b === "string") return a + b;
@@ -80,7 +78,7 @@ function toolCallsOf(msg) {
   return parseToolChunks(msg.tool_call_chunks || []);
 }
 
-export function textOf(v) {
+function textOf(v) {
   if (typeof v === "string") return v;
   if (isMessage(v)) {
     if (typeof v.content === "string") return v.content;
@@ -90,7 +88,7 @@ export function textOf(v) {
 }
 
 // Renders any output value; `opts.markdown` renders strings and message text as Markdown.
-export function renderValue(v, opts = {}) {
+function renderValue(v, opts = {}) {
   if (typeof v === "string") return renderText(v, opts);
   // Prompt values (a prompt's output) read best as the text or messages they hold.
   if (isPlainObject(v) && v.type === "StringPromptValue" && typeof v.text === "string") return renderText(v.text, opts);
@@ -106,13 +104,13 @@ export function renderValue(v, opts = {}) {
   return jsonTree(v);
 }
 
-export function renderText(text, opts = {}) {
+function renderText(text, opts = {}) {
   // Markdown on very long text would cost more than it helps while streaming.
   if (opts.markdown && text.length <= 4 * TRUNCATE_AT) return h("div", { class: "md" }, markdown(text));
   return truncatedText(text, "pre text");
 }
 
-export function renderMessage(msg, opts = {}) {
+function renderMessage(msg, opts = {}) {
   const role = roleOf(msg);
   const calls = toolCallsOf(msg);
   const usage = msg.usage_metadata;
@@ -132,7 +130,7 @@ export function renderMessage(msg, opts = {}) {
   );
 }
 
-export function renderDocument(doc) {
+function renderDocument(doc) {
   const meta = isPlainObject(doc.metadata) ? Object.entries(doc.metadata) : [];
   return h("article", { class: "card document", testid: "pg-document" },
     h("header", { class: "card-head" }, h("span", { class: "badge" }, "document"), doc.id ? ` ${doc.id}` : null),
@@ -142,7 +140,7 @@ export function renderDocument(doc) {
 }
 
 // A collapsible JSON view whose children are only built when opened.
-export function jsonTree(v, key = null, depth = 0) {
+function jsonTree(v, key = null, depth = 0) {
   const label = key === null ? null : h("span", { class: "key" }, `${key}: `);
   if (v === null || typeof v !== "object") {
     const text = typeof v === "string" ? JSON.stringify(v) : String(v);
@@ -187,7 +185,7 @@ function inline(text) {
   return out;
 }
 
-export function markdown(src) {
+function markdown(src) {
   const lines = src.replace(/\r\n?/g, "\n").split("\n");
   const blocks = [];
   let para = [];

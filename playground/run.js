@@ -1,7 +1,7 @@
 // Talking to the route: JSON requests, an SSE reader for `event: metadata|data|error|end`,
 // and error messages a person can act on.
 
-export class RunError extends Error {
+class RunError extends Error {
   constructor(message, { status = null, runId = null } = {}) {
     super(message);
     this.status = status;
@@ -22,7 +22,7 @@ function formatDetail(detail) {
   return typeof detail === "string" ? detail : JSON.stringify(detail);
 }
 
-export async function httpError(response) {
+async function httpError(response) {
   const text = await response.text().catch(() => "");
   let message = text || response.statusText;
   let runId = null;
@@ -34,13 +34,13 @@ export async function httpError(response) {
   return new RunError(`HTTP ${response.status}: ${message}`, { status: response.status, runId });
 }
 
-export async function getJSON(url, signal) {
+async function getJSON(url, signal) {
   const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
   if (!response.ok) throw await httpError(response);
   return response.json();
 }
 
-export async function postJSON(url, body, signal) {
+async function postJSON(url, body, signal) {
   const response = await fetch(url, {
     method: "POST", signal, body: JSON.stringify(body),
     headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -50,7 +50,7 @@ export async function postJSON(url, body, signal) {
 }
 
 // Yields {event, data} for each server-sent event (data parsed as JSON when possible).
-export async function* readSSE(response) {
+async function* readSSE(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let event = "message";
@@ -94,7 +94,7 @@ export async function* readSSE(response) {
 }
 
 // Runs a streaming endpoint; calls onMetadata / onData, resolves when `end` arrives.
-export async function stream(url, body, signal, { onMetadata, onData }) {
+async function stream(url, body, signal, { onMetadata, onData }) {
   const response = await postJSON(url, body, signal);
   let runId = null;
   for await (const { event, data } of readSSE(response)) {

@@ -1,11 +1,11 @@
 // JSON-schema helpers: $ref resolution, classification, defaults and matching.
 // Written for what pydantic 2 / langchain-core emit, tolerant of anything else.
 
-export const MESSAGE_TYPES = ["human", "ai", "system", "chat", "function", "tool"];
+const MESSAGE_TYPES = ["human", "ai", "system", "chat", "function", "tool"];
 
 // Returns a function that resolves one level of `$ref` (and single-item allOf),
 // keeping sibling keywords: pydantic puts `default` next to `$ref` (LangServe lost it).
-export function makeDeref(root) {
+function makeDeref(root) {
   const lookup = (ref) => {
     if (typeof ref !== "string" || !ref.startsWith("#")) return {};
     let node = root;
@@ -31,7 +31,7 @@ export function makeDeref(root) {
   return deref;
 }
 
-export function branches(s) {
+function branches(s) {
   if (Array.isArray(s.anyOf)) return s.anyOf;
   if (Array.isArray(s.oneOf)) return s.oneOf;
   if (Array.isArray(s.type)) return s.type.map((type) => ({ ...s, type }));
@@ -39,7 +39,7 @@ export function branches(s) {
 }
 
 // One of: const enum union string number integer boolean null array dict object any
-export function kind(s) {
+function kind(s) {
   if (s === false) return "any";
   if ("const" in s) return "const";
   if (Array.isArray(s.enum)) return "enum";
@@ -55,17 +55,17 @@ export function kind(s) {
   return "any";
 }
 
-export function widgetOf(s) {
+function widgetOf(s) {
   const w = s.widget ?? s.extra?.widget ?? s.json_schema_extra?.widget;
   return w && typeof w === "object" && typeof w.type === "string" ? w : null;
 }
 
-export function isNull(s) {
+function isNull(s) {
   return s.type === "null" || ("const" in s && s.const === null);
 }
 
 // The value a fresh form shows. `undefined` means "leave the field empty".
-export function defaultOf(schema, deref, depth = 0) {
+function defaultOf(schema, deref, depth = 0) {
   const s = deref(schema);
   if ("default" in s && !(s.default === null && kind(s) === "object")) return clone(s.default);
   if (depth > 8) return undefined;
@@ -95,7 +95,7 @@ export function defaultOf(schema, deref, depth = 0) {
 }
 
 // A quick structural check, used to pick the union branch that fits a value.
-export function matches(schema, v, deref, depth = 0) {
+function matches(schema, v, deref, depth = 0) {
   const s = deref(schema);
   if (depth > 6) return true;
   switch (kind(s)) {
@@ -120,14 +120,14 @@ export function matches(schema, v, deref, depth = 0) {
   return true;
 }
 
-export const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isPlainObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
-export const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
-export const sameJSON = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const sameJSON = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // The message type a schema stands for ("human", "ai", ...), or null.
-export function messageTypeOf(schema, deref) {
+function messageTypeOf(schema, deref) {
   const s = deref(schema);
   const t = s.properties?.type && deref(s.properties.type);
   if (!t || !s.properties.content) return null;
@@ -138,7 +138,7 @@ export function messageTypeOf(schema, deref) {
 }
 
 // For an array schema of messages, the message types its items accept (else null).
-export function messageListTypes(schema, deref) {
+function messageListTypes(schema, deref) {
   const s = deref(schema);
   if (kind(s) !== "array" || !s.items) return null;
   const item = deref(s.items);
@@ -149,7 +149,7 @@ export function messageListTypes(schema, deref) {
 }
 
 // True if an output schema can produce an AI message (const *or* enum, unlike LangServe).
-export function outputIsMessageOrText(schema, deref) {
+function outputIsMessageOrText(schema, deref) {
   const s = deref(schema || {});
   if (kind(s) === "string" || kind(s) === "any") return true;
   const options = kind(s) === "union" ? branches(s) : [s];

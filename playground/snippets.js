@@ -5,7 +5,7 @@ const shellQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 const body = (input, config) => (config && Object.keys(config).length ? { input, config } : { input });
 
-export function curl(base, input, config) {
+function curl(base, input, config) {
   const data = shellQuote(JSON.stringify(body(input, config)));
   return [
     `# invoke`,
@@ -17,7 +17,7 @@ export function curl(base, input, config) {
 }
 
 // JSON -> Python literal (True/False/None; JSON string escapes are valid Python).
-export function py(v, indent = "") {
+function py(v, indent = "") {
   if (v === null || v === undefined) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
@@ -33,7 +33,7 @@ export function py(v, indent = "") {
   return `{\n${entries.map(([k, x]) => `${next}${JSON.stringify(k)}: ${py(x, next)},`).join("\n")}\n${indent}}`;
 }
 
-export function python(base, input, config) {
+function python(base, input, config) {
   const url = base.replace(/\/$/, "");
   const cfg = config && Object.keys(config).length ? `, config=${py(config)}` : "";
   return [
@@ -51,7 +51,7 @@ export function python(base, input, config) {
   ].join("\n");
 }
 
-export function js(base, input, config) {
+function js(base, input, config) {
   const url = base.replace(/\/$/, "");
   const cfg = config && Object.keys(config).length ? `, ${JSON.stringify(config, null, 2)}` : "";
   return [
@@ -70,21 +70,21 @@ export function js(base, input, config) {
 }
 
 // base64url of UTF-8 JSON, so any text survives the round trip.
-export function encodeState(state) {
+function encodeState(state) {
   const bytes = new TextEncoder().encode(JSON.stringify(state));
   let bin = "";
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export function decodeState(text) {
+function decodeState(text) {
   const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
   const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
 }
 
 // The share state in `location.hash` (`#s=...`), or null.
-export function stateFromHash(hash) {
+function stateFromHash(hash) {
   const m = /(?:^#|&)s=([A-Za-z0-9_-]+)/.exec(hash || "");
   if (!m) return null;
   try {

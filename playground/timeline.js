@@ -1,8 +1,6 @@
 // The stream_events timeline: one collapsible row per run, nested by parent_ids, with
 // offsets, durations and, for models, time to first token and token counts. Rows are
 // created once and patched on animation frames; inputs/outputs render only when opened.
-import { h, pretty } from "./dom.js";
-import { jsonTree } from "./output.js";
 
 const EVENT = /^on_(.+)_(start|stream|end|error)$/;
 
@@ -16,7 +14,7 @@ function hasToken(chunk) {
   return Boolean(text) || Boolean(chunk.tool_call_chunks?.length) || typeof chunk.text === "string" && chunk.text.length > 0;
 }
 
-export class Timeline {
+class Timeline {
   constructor(container) {
     this.el = container;
     this.reset();
