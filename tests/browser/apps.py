@@ -305,7 +305,7 @@ def record_feedback(feedback: Feedback) -> None:
 app = FastAPI()
 add_routes(app, joke_chain(), path="/joke")
 add_routes(app, joke_chain(reply=" ".join(["word"] * 300), delay=0.02), path="/slow")
-add_routes(app, joke_chain(), path="/no_events", disabled_endpoints=["stream_events"])
+add_routes(app, joke_chain(), path="/no_events", disabled_endpoints=["stream_events", "batch"])
 add_routes(app, configurable_chain(), path="/configurable")
 chat_prompt = ChatPromptTemplate.from_messages(
     [("system", "You are a parrot."), MessagesPlaceholder("messages")]

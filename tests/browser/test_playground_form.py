@@ -311,6 +311,9 @@ def test_keyboard_only_run_and_escape_stops(pg: Browsing) -> None:
 def test_disabled_stream_events_hides_events_and_falls_back(pg: Browsing) -> None:
     page = pg.open("/no_events")
     expect(page.get_by_test_id("pg-run-events")).to_have_count(0)
+    # /batch is off too: no Batch mode (its controls are tested on /joke).
+    expect(page.get_by_test_id("pg-run-batch")).to_have_count(0)
+    expect(page.get_by_test_id("pg-batch-add")).to_have_count(0)
     page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("x")
     page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").press("Control+Enter")
     finish(page)
