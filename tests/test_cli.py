@@ -338,12 +338,15 @@ def test_cli_dockerfile_install_and_cmd_serve_the_joke(tmp_path: Path) -> None:
         check=True,
         timeout=300,
     )
+    # Without the caller's PYTHONPATH, which may point at a source checkout.
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     installed = subprocess.run(
         [python, "-c", "import langserve_like; print(langserve_like.__file__)"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
+        env=clean_env,
     ).stdout
     assert installed.startswith(str(venv_site)), installed
 
