@@ -33,6 +33,8 @@ from benchmarks.servers import ROOT, Server
 
 OUT = ROOT / "benchmarks" / "out"
 NAMES = ("ours", "langserve", "floor")
+# The bare routes (apps/bare.py) answer these, and are only measured under callgrind.
+BARE_SCENARIOS = ("invoke", "batch10", "chat", "invoke_sync", "batch10_sync")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def make_servers(ours_python: str, langserve_python: str) -> list[Server]:
         Server("langserve", langserve_python, "benchmarks.apps.langserve_app:app"),
         # The floor runs in LangServe's virtualenv for sse-starlette 1.8 (README.md).
         Server("floor", langserve_python, "benchmarks.apps.floor:app"),
+        Server("bare", ours_python, "benchmarks.apps.bare:app"),
     ]
 
 
@@ -175,11 +178,12 @@ def callgrind_phase(servers: list[Server], results: Results, scale: float) -> No
     for server in servers:
         log(f"callgrind: starting {server.name} under valgrind")
         server.start(OUT, callgrind=True)
+        scenarios = tuple(s for s in SCENARIOS if server.name != "bare" or s.key in BARE_SCENARIOS)
         try:
-            verify(server, SCENARIOS, times=2)
+            verify(server, scenarios, times=2)
             server.callgrind_on()
             client = Http(server.port, timeout=600)
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 count = max(2, round(scenario.callgrind_requests * scale))
                 for _ in range(2):
                     client.post(scenario.path, scenario.body)
@@ -307,6 +311,25 @@ def table(results: Results) -> tuple[str, bool]:
     return "\n".join(lines), all_met
 
 
+def bare_table(results: Results) -> str:
+    """Instructions of the bare routes: the least a route on this FastAPI app can cost."""
+    lines = [
+        "| scenario | bare | floor | bare/floor | ours/floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key in BARE_SCENARIOS:
+        values = results.get(key, {}).get("ir", {})
+        bare, ours, floor = values.get("bare"), values.get("ours"), values.get("floor")
+        if bare is None or not floor:
+            continue
+        label = next(s.label for s in SCENARIOS if s.key == key).replace("|", "\\|")
+        ours_ratio = f"{ours / floor:.2f}×" if ours is not None else "–"
+        lines.append(
+            f"| {label} | {_fmt(bare)} | {_fmt(floor)} | {bare / floor:.2f}× | {ours_ratio} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, str]:
     cpu = next(
         (
@@ -339,7 +362,10 @@ def main() -> int:
         help="run only these phases (repeatable)",
     )
     parser.add_argument(
-        "--server", choices=NAMES, action="append", help="measure only these (repeatable)"
+        "--server",
+        choices=(*NAMES, "bare"),
+        action="append",
+        help="measure only these (repeatable)",
     )
     bench_python = ROOT / ".venv-bench" / "bin" / "python"
     parser.add_argument(
@@ -370,6 +396,8 @@ def main() -> int:
 
     if "callgrind" in phases:
         callgrind_phase(servers, results, 0.5 if args.quick else 1.0)
+    servers_by_name = {s.name: s for s in servers}
+    servers = [s for s in servers if s.name != "bare"]  # callgrind only
     if phases - {"callgrind"}:
         try:
             for server in servers:
@@ -394,6 +422,8 @@ def main() -> int:
                 m: results[key][m] for m in [*METRICS, *results[key]] if m in results[key]
             }
     text, all_met = table(ordered)
+    if "bare" in servers_by_name and "callgrind" in phases:
+        text += "\n\n" + bare_table(ordered)
     info = machine()
     header = (
         f"{started:%Y-%m-%d %H:%M} · commit {info['commit']} · {info['cpu']} · "
