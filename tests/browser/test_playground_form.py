@@ -412,9 +412,12 @@ def test_five_thousand_token_stream_has_no_long_tasks(pg: Browsing) -> None:
     assert [d for d in long_tasks if d > 100] == []
 
 
-def test_old_config_hash_link_opens_with_its_config(pg: Browsing) -> None:
-    config_hash = encode_config_hash({"configurable": {"style": "pirate"}})
-    page = pg.open(f"/configurable/c/{config_hash}")
+PIRATE = {"configurable": {"style": "pirate"}}
+
+
+def invoke_from_pirate_link(page: Any) -> list[tuple[str, Any]]:
+    """On a page opened from a `/c/{hash of PIRATE}/` link: the config form shows it,
+    and an invoke answers as a pirate. Returns the POSTs the page made."""
     style = page.get_by_test_id("pg-config").get_by_role("combobox", name="Style")
     assert style.evaluate("s => s.options[s.selectedIndex].text") == "pirate"
     posts = record_posts(page)
@@ -422,5 +425,11 @@ def test_old_config_hash_link_opens_with_its_config(pg: Browsing) -> None:
     page.get_by_test_id("pg-run-invoke").click()
     finish(page)
     expect(page.get_by_test_id("pg-output")).to_contain_text("arr, a pirate joke about rum")
+    return posts
+
+
+def test_old_config_hash_link_opens_with_its_config(pg: Browsing) -> None:
+    page = pg.open(f"/configurable/c/{encode_config_hash(PIRATE)}")
+    posts = invoke_from_pirate_link(page)
     assert posts[-1][0] == "invoke"
-    assert posts[-1][1]["config"] == {"configurable": {"style": "pirate"}}
+    assert posts[-1][1]["config"] == PIRATE

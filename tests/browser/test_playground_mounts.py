@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from langserve_like.config import encode_config_hash
 from tests.browser.apps import JOKE
 from tests.browser.conftest import PROXY_PREFIX, Browsing, browsing_at
-from tests.browser.test_playground_form import finish, record_posts
+from tests.browser.test_playground_form import PIRATE, finish, invoke_from_pirate_link, record_posts
 
 pytestmark = pytest.mark.browser
 
@@ -108,17 +108,9 @@ def test_proxied_config_hash_link_opens_with_its_config(
     browser: Any, proxied: str, slash: str
 ) -> None:
     route = f"{PROXY_PREFIX}/configurable"
-    config_hash = encode_config_hash({"configurable": {"style": "pirate"}})
     with browsing_at(browser, proxied) as pg:
         urls = record_urls(pg)
-        page = open_playground(pg, f"{route}/c/{config_hash}", slash)
-        style = page.get_by_test_id("pg-config").get_by_role("combobox", name="Style")
-        assert style.evaluate("s => s.options[s.selectedIndex].text") == "pirate"
-        posts = record_posts(page)
-        page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("rum")
-        page.get_by_test_id("pg-run-invoke").click()
-        finish(page)
-        expect(page.get_by_test_id("pg-output")).to_contain_text("arr, a pirate joke about rum")
-        pirate = {"configurable": {"style": "pirate"}}
-        assert posts == [("invoke", {"input": {"topic": "rum"}, "config": pirate})]
+        page = open_playground(pg, f"{route}/c/{encode_config_hash(PIRATE)}", slash)
+        posts = invoke_from_pirate_link(page)
+        assert posts == [("invoke", {"input": {"topic": "rum"}, "config": PIRATE})]
         assert outside(urls, f"{proxied}{route}/") == []
