@@ -107,14 +107,9 @@ def _convertor(table: Table, hashes: bool) -> str:
 
 
 class RunnableRoute(APIRoute):
-    """The one real route of an `add_routes`: every endpoint, found by a dict lookup.
-
-    Every request is offered to an app's routes in turn, at ~5,000 instructions per
-    route (callgrind; two enum lookups in FastAPI's loop, then the route's own
-    check). LangServe mounts ~30 routes per runnable, so a runnable mounted fifth paid
-    ~600,000 instructions per request before reaching its own route; here each
-    `add_routes` costs the others one string comparison. The typed documentation
-    of each endpoint lives in `DocsOnlyRoute`s, kept at the end of the list.
+    """The one real route of an `add_routes`: every endpoint, found by a dict lookup
+    (see the module's docstring). The typed documentation of each endpoint lives in
+    `DocsOnlyRoute`s, kept at the end of the list.
 
     Without dependencies (or a FastAPI body limit) the endpoint is called directly:
     FastAPI's per-request machinery (dependency solving, two exit stacks, a second
