@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from typing import Any
 
 import httpx
@@ -360,20 +359,19 @@ def test_feedback_thumbs_post_to_the_sink(pg: Browsing) -> None:
     expect(plain.get_by_role("button", name="Good response")).to_have_count(0)
 
 
-def test_page_loads_fast_from_its_own_origin_only(pg: Browsing) -> None:
+def test_page_loads_from_its_own_origin_only(pg: Browsing) -> None:
     requests: list[str] = []
     pg.page.on("request", lambda r: requests.append(r.url))
     page = pg.open("/joke")
-    ready_ms = int(page.get_by_test_id("pg-ready").get_attribute("data-ms") or 0)
-    # R20 asks for <= 300 ms on loopback (about 280 ms warm here); CI shares 2 cores
-    # with other jobs, so the bound only catches gross regressions.
-    assert ready_ms < 2500, ready_ms
+    # The page reports when it became usable; how fast that is (R20) is measured by
+    # benchmarks/playground.py, not asserted here.
+    assert int(page.get_by_test_id("pg-ready").get_attribute("data-ms") or 0) > 0
     assert all(url.startswith(pg.origin) for url in requests)
     names = {url.rsplit("/", 1)[-1] for url in requests}
     assert {"info.json", "input_schema", "output_schema", "config_schema"} <= names
 
 
-def test_five_megabyte_output_keeps_the_page_responsive(pg: Browsing) -> None:
+def test_five_megabyte_output_is_truncated_and_stays_usable(pg: Browsing) -> None:
     page = pg.open("/big")
     page.get_by_test_id("pg-input").get_by_role("textbox").fill("big")
     page.get_by_test_id("pg-run-events").click()
@@ -383,33 +381,23 @@ def test_five_megabyte_output_keeps_the_page_responsive(pg: Browsing) -> None:
     output = page.get_by_test_id("pg-output")
     expect(output.get_by_role("button", name=re.compile("Show all"))).to_be_visible()
     toggle = page.get_by_role("checkbox", name="Markdown")
-    started = time.monotonic()
-    toggle.click()
+    toggle.click()  # the page still answers (how fast: benchmarks/playground.py)
     expect(toggle).not_to_be_checked()
-    assert time.monotonic() - started < 1.0
     row = page.locator("[data-testid=pg-event-row][data-name='/big']")
     row.get_by_text("Output", exact=True).click()
     expect(row.get_by_role("button", name=re.compile("Show all"))).to_be_visible()
 
 
-def test_five_thousand_token_stream_has_no_long_tasks(pg: Browsing) -> None:
+def test_five_thousand_token_stream_renders_every_token(pg: Browsing) -> None:
+    # Long tasks during this stream (R20) are counted by benchmarks/playground.py.
     page = pg.open("/many_tokens")
-    page.evaluate(
-        """() => {
-            window.longTasks = [];
-            new PerformanceObserver((list) => {
-                for (const e of list.getEntries()) window.longTasks.push(e.duration);
-            }).observe({ type: "longtask" });
-        }"""
-    )
     page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("t")
     page.get_by_test_id("pg-run-stream").click()
     expect(page.get_by_test_id("pg-status")).to_have_attribute(
         "data-status", "done", timeout=30_000
     )
     expect(page.get_by_test_id("pg-output")).to_contain_text("tok tok tok")
-    long_tasks = page.evaluate("() => window.longTasks")
-    assert [d for d in long_tasks if d > 100] == []
+    assert page.get_by_test_id("pg-output").inner_text().count("tok") == 2500
 
 
 PIRATE = {"configurable": {"style": "pirate"}}
