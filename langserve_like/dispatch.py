@@ -150,11 +150,15 @@ class RunnableRoute(APIRoute):
         return (_FULL if scope["method"] in found[0].methods else _PARTIAL), child
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The route as a whole takes GET, HEAD and POST; each endpoint takes fewer.
         found: _Found | None = scope.get(_FOUND)
-        if found is None:
-            found = _find(self._table, scope.get("path_params", {}).get(_PARAM, ""), self._hashes)
-        if found is not None and scope["method"] not in found[0].methods:
+        if found is None:  # matched by FastAPI for an included router: parse here, once
+            found = _find(self._table, scope["path_params"].get(_PARAM, ""), self._hashes)
+            if found is None:  # the convertor's pattern admits only the table's names
+                raise HTTPException(404)
+            scope[_FOUND] = found
+            scope["path_params"] = _path_params(scope, found[1], found[2])
+        # The route as a whole takes GET, HEAD and POST; each endpoint takes fewer.
+        if scope["method"] not in found[0].methods:
             raise HTTPException(405, headers={"Allow": ", ".join(sorted(found[0].methods))})
         await super().handle(scope, receive, send)
 
@@ -171,14 +175,9 @@ def dispatcher(table: Table, hashes: bool) -> _Direct:
     """The endpoint of a `RunnableRoute`: calls the endpoint the request names."""
 
     async def dispatch(request: Request) -> Response:
-        scope = request.scope
-        found: _Found | None = scope.pop(_FOUND, None)
-        if found is None:  # matched by FastAPI for an included router: parse here
-            found = _find(table, scope["path_params"].get(_PARAM, ""), hashes)
-            if found is None:  # the convertor's pattern admits only the table's names
-                raise HTTPException(404)
-            scope["path_params"] = _path_params(scope, found[1], found[2])
-        target, config_hash, file_path = found  # its method was checked by `handle`
+        # `RunnableRoute.matches` or `.handle` found the target and checked its method.
+        found: _Found = request.scope.pop(_FOUND)
+        target, config_hash, file_path = found
         return await target.call(request, config_hash, file_path or "")
 
     dispatch.table = table  # type: ignore[attr-defined]
