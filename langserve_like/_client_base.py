@@ -15,18 +15,23 @@ from typing import Any, Literal
 
 import httpx
 from httpx_sse import ServerSentEvent
+from langchain_core.prompt_values import ChatPromptValue
 from langchain_core.runnables import RunnableConfig
 
 from langserve_like.exceptions import (
     ProtocolError,
+    RemoteConnectTimeout,
     RemoteError,
+    RemotePoolTimeout,
+    RemoteReadTimeout,
     RemoteRequestError,
     RemoteServerError,
     RemoteTimeout,
+    RemoteWriteTimeout,
     StreamError,
 )
 from langserve_like.protocol import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
-from langserve_like.serialization import Serializer
+from langserve_like.serialization import Serializer, default_encoder
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -38,10 +43,13 @@ __all__ = [
     "decode_batch",
     "decode_invoke",
     "decode_sse",
+    "encode_input",
     "endpoint_url",
     "error_from_response",
     "invoke_payload",
     "prepare_config",
+    "reject_kwargs",
+    "route_url",
     "stream_payload",
     "translate_timeouts",
 ]
@@ -68,12 +76,38 @@ _SAFE_HEADERS = frozenset(
 )
 
 
+def route_url(url: str) -> str:
+    """`http://h/chain` -> `http://h/chain/`: LangServe's client shows and joins
+    its URL with a trailing slash, and code reading `.url` may rely on it."""
+    return url if url.endswith("/") else f"{url}/"
+
+
 def endpoint_url(url: str, endpoint: str) -> str:
     """`http://h/chain` or `http://h/chain/c/<hash>/` + `invoke`."""
-    return f"{url.rstrip('/')}/{endpoint}"
+    return f"{route_url(url)}{endpoint}"
+
+
+def reject_kwargs(kwargs: Mapping[str, Any], *, batch: bool = False) -> None:
+    """invoke and batch take no extra keyword arguments, as with LangServe's client
+    (its streams send them to the server, so ours do too)."""
+    if kwargs:
+        got = f" Got {dict(kwargs)}" if batch else ""
+        raise NotImplementedError(f"kwargs not implemented yet.{got}")
 
 
 # --- requests -----------------------------------------------------------------
+
+
+def encode_input(obj: Any) -> Any:
+    """The route serializer's encoding, but a `ChatPromptValue` (what a
+    ChatPromptTemplate passes on, e.g. in `prompt | RemoteRunnable(model_url)`)
+    goes untagged, `{"messages": [...]}`, as LangServe's client sends it: servers
+    validate it against the model's input, where a `"type": "ChatPromptValue"`
+    tag matches no class and makes the request a 422."""
+    dumped = default_encoder(obj)
+    if isinstance(obj, ChatPromptValue) and dumped.get("type") == "ChatPromptValue":
+        del dumped["type"]
+    return dumped
 
 
 def _is_json(value: Any) -> bool:
@@ -319,9 +353,19 @@ def stream_ended_early(url: httpx.URL) -> ProtocolError:
     return ProtocolError(f"the stream from {url} ended without an `end` event")
 
 
+# Each httpx timeout class -> ours, which is also that httpx class, so an
+# `except httpx.ReadTimeout:` written for LangServe's client still catches it.
+_TIMEOUTS: Mapping[type[httpx.TimeoutException], type[RemoteTimeout]] = {
+    httpx.ConnectTimeout: RemoteConnectTimeout,
+    httpx.ReadTimeout: RemoteReadTimeout,
+    httpx.WriteTimeout: RemoteWriteTimeout,
+    httpx.PoolTimeout: RemotePoolTimeout,
+}
+
+
 @contextlib.contextmanager
 def translate_timeouts() -> Iterator[None]:
-    """Re-raise httpx timeouts as `RemoteTimeout` (still an httpx.TimeoutException)."""
+    """Re-raise httpx timeouts as `RemoteTimeout` subclasses of the same httpx class."""
     try:
         yield
     except httpx.TimeoutException as exc:
@@ -332,7 +376,8 @@ def translate_timeouts() -> Iterator[None]:
         except RuntimeError:
             request = None
         url = request.url if request is not None else "the server"
-        raise RemoteTimeout(
+        cls = next((ours for theirs, ours in _TIMEOUTS.items() if isinstance(exc, theirs)), None)
+        raise (cls or RemoteTimeout)(
             f"{type(exc).__name__}: no answer from {url} in time ({exc})",
             request=request,
         ) from exc

@@ -88,13 +88,17 @@ class Connection:
                 f"{_OWN_CLIENT_OPTIONS} configure the httpx clients RemoteRunnable "
                 "creates; set them on the clients you pass instead"
             )
-        self.url = url
+        self.url = base.route_url(url)
         self.serializer = serializer
         self._options = {"timeout": base.DEFAULT_TIMEOUT, **options}
         self._client = client
         self._async_client = async_client
         self._owns_client = client is None
         self._owns_async_client = async_client is None
+        # Where each client's requests go: `url`, unless a client was assigned
+        # with a base_url of its own (see `assign`).
+        self._target = self.url
+        self._async_target = self.url
         self._async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         # RunnableParallel and batch call invoke from worker threads.
         self._lock = threading.Lock()
@@ -123,6 +127,25 @@ class Connection:
                 self._async_loop = weakref.ref(loop) if loop is not None else None
             return self._async_client
 
+    def assign(self, client: httpx.Client | httpx.AsyncClient) -> None:
+        """Use `client` from now on, as LangServe's client does when its
+        `sync_client` / `async_client` attribute is set: requests go to the
+        client's `base_url` when it has one (else to `url`), and the client stays
+        the caller's (never closed here)."""
+        target = base.route_url(str(client.base_url)) if str(client.base_url) else self.url
+        with self._lock:
+            if isinstance(client, httpx.AsyncClient):
+                # A replaced async client of ours is dropped unclosed: closing needs
+                # an event loop, and one created lazily has opened no connection
+                # unless it was used (then garbage collection closes its sockets).
+                self._async_client, self._owns_async_client = client, False
+                self._async_target = target
+                return
+            old = self._client if self._owns_client else None
+            self._client, self._owns_client, self._target = client, False, target
+        if old is not None:
+            old.close()
+
     def close(self) -> None:
         with self._lock:
             client = self._client if self._owns_client else None
@@ -140,27 +163,29 @@ class Connection:
         if client is not None:
             await client.aclose()
 
-    def _request(self, endpoint: str, payload: Any, *, sse: bool) -> dict[str, Any]:
+    def _request(self, target: str, endpoint: str, payload: Any, *, sse: bool) -> dict[str, Any]:
         return {
             "method": "POST",
-            "url": base.endpoint_url(self.url, endpoint),
+            "url": base.endpoint_url(target, endpoint),
             "content": orjson.dumps(payload),
             "headers": {**_JSON_HEADERS, **(base.SSE_HEADERS if sse else {})},
         }
 
     def post(self, endpoint: str, payload: Any) -> httpx.Response:
         with base.translate_timeouts():
-            return self.client.request(**self._request(endpoint, payload, sse=False))
+            client = self.client
+            return client.request(**self._request(self._target, endpoint, payload, sse=False))
 
     async def apost(self, endpoint: str, payload: Any) -> httpx.Response:
         with base.translate_timeouts():
             client = self.async_client
-            return await client.request(**self._request(endpoint, payload, sse=False))
+            request = self._request(self._async_target, endpoint, payload, sse=False)
+            return await client.request(**request)
 
     def sse(self, endpoint: str, payload: Any, to: Replay | None) -> Iterator[Any]:
         """The decoded `data` of a stream; `callback` frames are replayed into `to`."""
         client = self.client
-        request = client.build_request(**self._request(endpoint, payload, sse=True))
+        request = client.build_request(**self._request(self._target, endpoint, payload, sse=True))
         with base.translate_timeouts():
             response = client.send(request, stream=True)
             try:
@@ -187,7 +212,8 @@ class Connection:
         self, endpoint: str, payload: Any, to: Replay | None
     ) -> AsyncGenerator[Any, None]:
         client = self.async_client
-        request = client.build_request(**self._request(endpoint, payload, sse=True))
+        target = self._async_target
+        request = client.build_request(**self._request(target, endpoint, payload, sse=True))
         with base.translate_timeouts():
             response = await client.send(request, stream=True)
             try:

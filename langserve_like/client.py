@@ -68,8 +68,14 @@ class RemoteRunnable(Runnable[Any, Any]):
             `{"type": "human", "content": "hi"}` stays a dict. Dict chunks of
             `stream` / `astream` come back as `AddableDict`, so they add up.
         use_server_callback_events: replay the callback events of a server route
-            with `include_callback_events=True` into this call's callback
-            handlers, as child runs of the remote call (fresh run ids).
+            with `include_callback_events=True` into the callback handlers of
+            invoke and batch, as child runs of the remote call (fresh run ids).
+        stream_server_callback_events: replay them on stream, astream,
+            astream_log and astream_events too (langserve_like servers only; off
+            by default: LangServe's client traced only its own run there).
+
+    Extra keyword arguments to invoke and batch raise `NotImplementedError`; those
+    of the streams are sent to the server as `kwargs` (both as LangServe's client).
 
     `batch(..., return_exceptions=True)` sends one `/invoke` per input
     (concurrently, up to `max_concurrency`) instead of one `/batch`: a server
@@ -95,6 +101,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         async_client: httpx.AsyncClient | None = None,
         serializer: Serializer | None = None,
         use_server_callback_events: bool = True,
+        stream_server_callback_events: bool = False,
     ) -> None:
         options: dict[str, Any] = {
             **({} if timeout is _UNSET else {"timeout": timeout}),
@@ -111,10 +118,11 @@ class RemoteRunnable(Runnable[Any, Any]):
             **({} if verify is True else {"verify": verify}),
             **dict(client_kwargs or {}),
         }
-        serializer = serializer or WellKnownLCSerializer()
+        serializer = serializer or WellKnownLCSerializer(default=base.encode_input)
         self._http = Connection(url, options, client, async_client, serializer)
         self._serializer = serializer
         self._use_server_callback_events = use_server_callback_events
+        self._stream_server_callback_events = stream_server_callback_events
 
     @property
     def url(self) -> str:
@@ -122,13 +130,27 @@ class RemoteRunnable(Runnable[Any, Any]):
 
     @property
     def sync_client(self) -> httpx.Client:
-        """The `httpx.Client` of the sync methods (created on first use if not given)."""
+        """The `httpx.Client` of the sync methods (created on first use if not given).
+
+        Assignable, as with LangServe's client: `remote.sync_client = httpx.Client(
+        base_url=url, transport=...)`. Requests then go to that client's `base_url`
+        (to `url` if it has none), and `close()` leaves it open.
+        """
         return self._http.client
+
+    @sync_client.setter
+    def sync_client(self, client: httpx.Client) -> None:
+        self._http.assign(client)
 
     @property
     def async_client(self) -> httpx.AsyncClient:
-        """The `httpx.AsyncClient` of the async methods (created on first use if not given)."""
+        """The `httpx.AsyncClient` of the async methods (created on first use if not
+        given); assignable like `sync_client`."""
         return self._http.async_client
+
+    @async_client.setter
+    def async_client(self, client: httpx.AsyncClient) -> None:
+        self._http.assign(client)
 
     def close(self) -> None:
         """Close the sync client this object created (`aclose` closes both)."""
@@ -151,10 +173,15 @@ class RemoteRunnable(Runnable[Any, Any]):
         await self.aclose()
 
     def _replay_for(
-        self, run_manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun
+        self,
+        run_manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun,
+        *,
+        stream: bool = False,
     ) -> Replay | None:
         """Where server events go, or None when nobody would see them."""
         if not self._use_server_callback_events:
+            return None
+        if stream and not self._stream_server_callback_events:
             return None
         handlers = run_manager.get_child().handlers
         return Replay(handlers, run_manager.run_id) if handlers else None
@@ -162,7 +189,8 @@ class RemoteRunnable(Runnable[Any, Any]):
     # --- invoke ------------------------------------------------------------------------
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self._call_with_config(self._invoke, input, config, **kwargs)
+        base.reject_kwargs(kwargs)
+        return self._call_with_config(self._invoke, input, config)
 
     def _invoke(
         self,
@@ -179,7 +207,8 @@ class RemoteRunnable(Runnable[Any, Any]):
         return output
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
+        base.reject_kwargs(kwargs)
+        return await self._acall_with_config(self._ainvoke, input, config)
 
     async def _ainvoke(
         self,
@@ -205,10 +234,11 @@ class RemoteRunnable(Runnable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
+        base.reject_kwargs(kwargs, batch=True)
         if return_exceptions:
             # One /invoke per input: see the class docstring.
-            return super().batch(inputs, config, return_exceptions=True, **kwargs)
-        return self._batch_with_config(self._batch, inputs, config, **kwargs)
+            return super().batch(inputs, config, return_exceptions=True)
+        return self._batch_with_config(self._batch, inputs, config)
 
     def _batch(
         self,
@@ -233,9 +263,10 @@ class RemoteRunnable(Runnable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
+        base.reject_kwargs(kwargs, batch=True)
         if return_exceptions:
-            return await super().abatch(inputs, config, return_exceptions=True, **kwargs)
-        return await self._abatch_with_config(self._abatch, inputs, config, **kwargs)
+            return await super().abatch(inputs, config, return_exceptions=True)
+        return await self._abatch_with_config(self._abatch, inputs, config)
 
     async def _abatch(
         self,
@@ -267,7 +298,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Iterator[Any]:
-        to = self._replay_for(run_manager)
+        to = self._replay_for(run_manager, stream=True)
         payload = base.stream_payload(
             self._serializer, next(inputs), config, kwargs, callback_events=bool(to)
         )
@@ -294,7 +325,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
-        to = self._replay_for(run_manager)
+        to = self._replay_for(run_manager, stream=True)
         input = await anext(inputs)
         payload = base.stream_payload(
             self._serializer, input, config, kwargs, callback_events=bool(to)
@@ -327,7 +358,7 @@ class RemoteRunnable(Runnable[Any, Any]):
             name=config.get("run_name") or self.get_name(),
             run_id=config.pop("run_id", None),
         )
-        to = self._replay_for(run_manager)
+        to = self._replay_for(run_manager, stream=True)
         payload = base.stream_payload(
             self._serializer,
             input,

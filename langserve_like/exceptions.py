@@ -20,6 +20,9 @@ client raised it so existing `except httpx.HTTPStatusError:` clauses keep workin
   |  x StreamError                       an `error` event in the middle of a stream
   x ProtocolError                        the response is not the LangServe wire format
   x RemoteTimeout(httpx.TimeoutException) the server did not answer in time
+  |  x RemoteConnectTimeout, RemoteReadTimeout, RemoteWriteTimeout,
+  |    RemotePoolTimeout             also the matching httpx class (httpx.ReadTimeout...),
+  |                                  which LangServe's client let through
   x RemoteRunError                       stands in for a server-side exception in
                                          replayed callback events (`on_chain_error`)
 
@@ -41,8 +44,12 @@ __all__ = [
     "RemoteError",
     "RemoteRequestError",
     "RemoteRunError",
+    "RemoteConnectTimeout",
+    "RemotePoolTimeout",
+    "RemoteReadTimeout",
     "RemoteServerError",
     "RemoteTimeout",
+    "RemoteWriteTimeout",
     "RequestError",
     "RunnableFailed",
     "StreamError",
@@ -126,6 +133,22 @@ class RemoteTimeout(LangServeError, httpx.TimeoutException):
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         httpx.TimeoutException.__init__(self, message, request=request)
+
+
+class RemoteConnectTimeout(RemoteTimeout, httpx.ConnectTimeout):
+    """No connection to the server in time."""
+
+
+class RemoteReadTimeout(RemoteTimeout, httpx.ReadTimeout):
+    """The server sent nothing (no answer, no stream chunk) in time."""
+
+
+class RemoteWriteTimeout(RemoteTimeout, httpx.WriteTimeout):
+    """The request body could not be sent in time."""
+
+
+class RemotePoolTimeout(RemoteTimeout, httpx.PoolTimeout):
+    """No free connection in the httpx client's pool in time."""
 
 
 class RemoteRunError(LangServeError):

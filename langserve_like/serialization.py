@@ -13,6 +13,8 @@ The client decodes bottom-up: a dict becomes a LangChain object only when
 
 So user data that merely has a `type` key, like `{"type": "human", "content": "hi"}`,
 stays a plain dict (LangServe's client turned it into a `HumanMessage`).
+A `ChatPromptValue` (a ChatPromptTemplate's output) is not decoded: it stays the
+dict `{"messages": [<messages>]}`, as LangServe's client returns it.
 """
 
 from __future__ import annotations
@@ -78,7 +80,6 @@ WELL_KNOWN_TYPES: Mapping[str, type[BaseModel]] = {
     "Document": Document,
     "StringPromptValue": StringPromptValue,
     "ChatPromptValueConcrete": ChatPromptValueConcrete,
-    "ChatPromptValue": ChatPromptValue,
     "AgentAction": AgentAction,
     "AgentFinish": AgentFinish,
     "AgentActionMessageLog": AgentActionMessageLog,
@@ -95,7 +96,6 @@ REQUIRED_KEYS: Mapping[str, frozenset[str]] = {
     "Document": frozenset({"page_content", "metadata", "type"}),
     "StringPromptValue": frozenset({"text", "type"}),
     "ChatPromptValueConcrete": frozenset({"messages", "type"}),
-    "ChatPromptValue": frozenset({"messages", "type"}),
     "AgentAction": frozenset({"tool", "tool_input", "log", "type"}),
     "AgentActionMessageLog": frozenset({"tool", "tool_input", "log", "message_log", "type"}),
     "AgentFinish": frozenset({"return_values", "log", "type"}),

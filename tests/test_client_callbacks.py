@@ -1,7 +1,9 @@
 """Server callback events replayed into the client's handlers (protocol.md §10).
 
 A tracer on the client must see the server-side runs as children of the remote
-call, on invoke, batch and every stream, with fresh run ids.
+call, on invoke and batch, and on every stream when asked for
+(`stream_server_callback_events=True`; by default streams trace only the client's
+run, as with LangServe's client), with fresh run ids.
 
 Over a real socket: in process (ASGITransport) the server would run inside the
 client's context and inherit its callbacks, which would hide a broken replay.
@@ -37,13 +39,15 @@ def server() -> Iterator[str]:
 
 @pytest.fixture
 async def remote(server: str) -> AsyncIterator[RemoteRunnable]:
-    async with RemoteRunnable(f"{server}/chat_callbacks") as remote:
+    async with RemoteRunnable(
+        f"{server}/chat_callbacks", stream_server_callback_events=True
+    ) as remote:
         yield remote
 
 
 @pytest.fixture
 def sync_remote(server: str) -> Iterator[RemoteRunnable]:
-    with RemoteRunnable(f"{server}/chat_callbacks") as remote:
+    with RemoteRunnable(f"{server}/chat_callbacks", stream_server_callback_events=True) as remote:
         yield remote
 
 
@@ -100,7 +104,8 @@ async def test_remote_replay_uses_fresh_run_ids_per_call(remote: RemoteRunnable)
 @pytest.mark.anyio
 async def test_remote_replays_server_errors_without_their_text(server: str) -> None:
     tracer = RunTree()
-    async with RemoteRunnable(f"{server}/fail_callbacks") as failing:
+    url = f"{server}/fail_callbacks"
+    async with RemoteRunnable(url, stream_server_callback_events=True) as failing:
         with pytest.raises(StreamError):
             await _drain(failing.astream("hi", {"callbacks": [tracer]}))
 
@@ -121,6 +126,18 @@ async def test_remote_skips_replay_when_disabled(server: str) -> None:
         await _drain(remote.astream(TOPIC, {"callbacks": [tracer]}))
 
     assert tracer.tree() == [[0, "RemoteRunnable", "chain", False]] * 2
+
+
+@pytest.mark.anyio
+async def test_remote_streams_trace_only_the_client_run_by_default(server: str) -> None:
+    tracer = RunTree()
+    async with RemoteRunnable(f"{server}/chat_callbacks") as remote:
+        await _drain(remote.astream(TOPIC, {"callbacks": [tracer]}))
+        await _drain(remote.astream_events(TOPIC, {"callbacks": [tracer]}, version="v2"))
+        await remote.ainvoke(TOPIC, {"callbacks": [tracer]})
+
+    client_run = [0, "RemoteRunnable", "chain", False]
+    assert tracer.tree() == [client_run, client_run, client_run, *SERVER_TREE]
 
 
 def _walk(run: Any) -> Iterator[Any]:

@@ -1,7 +1,7 @@
 """What RemoteRunnable puts on the wire (protocol.md §12.1), captured with MockTransport.
 
 langserve_like servers reject unknown top-level keys, so only LangServe's keys are
-sent, plus `callback_events` on streams when there is a handler to replay into.
+sent, plus `callback_events` on streams when asked to replay them into a handler.
 """
 
 from __future__ import annotations
@@ -109,12 +109,19 @@ def test_remote_stream_asks_for_sse(remote: RemoteRunnable, recorder: Recorder) 
     assert set(recorder.body) == {"input", "config", "kwargs"}
 
 
-def test_remote_stream_asks_for_callback_events_only_with_a_handler(
-    remote: RemoteRunnable, recorder: Recorder
+def test_remote_stream_asks_for_callback_events_only_when_told_and_with_a_handler(
+    recorder: Recorder,
 ) -> None:
-    list(remote.stream(1, {"callbacks": [BaseCallbackHandler()]}))
+    client = httpx.Client(transport=httpx.MockTransport(recorder))
+    replaying = RemoteRunnable(URL, client=client, stream_server_callback_events=True)
+    default = RemoteRunnable(URL, client=client)
 
+    list(replaying.stream(1))
+    assert "callback_events" not in recorder.body
+    list(replaying.stream(1, {"callbacks": [BaseCallbackHandler()]}))
     assert recorder.body["callback_events"] is True
+    list(default.stream(1, {"callbacks": [BaseCallbackHandler()]}))
+    assert "callback_events" not in recorder.body
 
 
 @pytest.mark.anyio

@@ -33,7 +33,6 @@ WELL_KNOWN = [
     Document(page_content="llamas", metadata={"rank": 1}, id="d1"),
     StringPromptValue(text="Hello Ann!"),
     ChatPromptValueConcrete(messages=[HumanMessage(content="x")]),
-    ChatPromptValue(messages=[HumanMessage(content="x")]),
     AgentAction(tool="t", tool_input={"a": 1}, log="l"),
     AgentFinish(return_values={"output": 1}, log="l"),
     AgentActionMessageLog(
@@ -69,6 +68,13 @@ def test_serializer_leaves_user_dicts_with_a_type_key_alone(data: dict[str, Any]
     # LangServe's client turned {"type": "human", "content": "hi"} into a HumanMessage.
     assert SERIALIZER.loadd(data) == data
     assert type(SERIALIZER.loadd(data)) is dict
+
+
+def test_serializer_decodes_a_chat_prompt_value_to_a_dict_of_messages() -> None:
+    # As LangServe's client does: code reading `value["messages"]` keeps working.
+    decoded = SERIALIZER.loads(SERIALIZER.dumps(ChatPromptValue(messages=[HumanMessage("x")])))
+    assert type(decoded) is dict
+    assert decoded["messages"] == [HumanMessage("x")]
 
 
 def test_serializer_accepts_langchain_js_messages() -> None:
