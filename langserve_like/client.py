@@ -263,7 +263,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        base.reject_kwargs(kwargs, batch=True)
+        base.reject_kwargs(kwargs)
         if return_exceptions:
             return await super().abatch(inputs, config, return_exceptions=True)
         return await self._abatch_with_config(self._abatch, inputs, config)
@@ -404,10 +404,10 @@ class RemoteRunnable(Runnable[Any, Any]):
         }
         state = RunLog(state=None)  # type: ignore[arg-type]
 
-        def final_output() -> Any:
-            return state.state.get("final_output") if state.state else None
-
-        stream = self._arun_stream("stream_log", input, config, kwargs, filters, True, final_output)
+        # The client run's output is the whole RunLog, as with LangServe's client.
+        stream = self._arun_stream(
+            "stream_log", input, config, kwargs, filters, True, lambda: state
+        )
         async with contextlib.aclosing(stream):
             async for data in stream:
                 ops = data.get("ops") if isinstance(data, dict) else None

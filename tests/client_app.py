@@ -8,7 +8,6 @@ langserve_like client tests need.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,11 +16,6 @@ from langchain_core.runnables import RunnableGenerator, RunnableLambda
 from langserve_like import add_routes
 from tests.compat.client_scenarios import all_routes
 from tests.compat.zoo import fail_midway, routes
-
-
-async def _slow(x: float) -> float:
-    await asyncio.sleep(x)
-    return x
 
 
 def _echo(x: Any) -> Any:
@@ -36,5 +30,4 @@ add_routes(app, routes()["/chat_str"], path="/chat_callbacks", include_callback_
 add_routes(
     app, RunnableGenerator(fail_midway), path="/fail_callbacks", include_callback_events=True
 )
-add_routes(app, RunnableLambda(_slow), path="/slow")
 add_routes(app, RunnableLambda(_echo), path="/echo")

@@ -18,18 +18,18 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 from langchain_core.messages import HumanMessage
 from langchain_core.prompt_values import ChatPromptValue
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnableParallel
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 from pydantic import BaseModel
 
-from tests.compat.zoo import routes
+from tests.compat.zoo import chat_model, routes
 
 # {"configurable": {"template": "Yo {name}"}} as LZString, the playground's share link.
 CONFIG_HASH = "N4Igxg9gdgZglgcwK4CcCGAjANgUxALgAJQAXHAWwAcs0yDCQBNCYqNcnAXxE86A"
@@ -47,6 +47,19 @@ def _fail(x: Any) -> Any:
     raise ValueError("secret detail that must not reach the client")
 
 
+async def sleep(seconds: float) -> float:
+    """Answers after `seconds`: longer than a client's timeout, to trip it."""
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+async def _sleep_midway(inputs: AsyncIterator[float]) -> AsyncIterator[str]:
+    async for seconds in inputs:
+        yield "started"
+        await sleep(seconds)
+        yield "done"
+
+
 def extra_routes() -> dict[str, tuple[Runnable[Any, Any], dict[str, Any]]]:
     """Routes beyond the shared zoo: path -> (runnable, add_routes options)."""
     with_steps = RunnableLambda(_echo_upper) | RunnableLambda(lambda s: f"<{s}>")
@@ -55,6 +68,10 @@ def extra_routes() -> dict[str, tuple[Runnable[Any, Any], dict[str, Any]]]:
         # model under langchain-core 1.x (protocol.md §13, bug 12).
         "/callbacks": (with_steps, {"include_callback_events": True}),
         "/fail_invoke": (RunnableLambda(_fail), {}),
+        # A chat model served alone: the target of `prompt | RemoteRunnable(url)`.
+        "/model": (chat_model(), {}),
+        "/slow": (RunnableLambda(sleep), {}),
+        "/slow_midway": (RunnableGenerator(_sleep_midway), {}),
     }
 
 

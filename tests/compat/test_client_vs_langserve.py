@@ -55,15 +55,16 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _without_chat_prompt_value_class(value: Any) -> Any:
-    """langserve_like servers tag ChatPromptValue so clients can decode it; LangServe
-    servers send it untagged (a plain dict). That is a server difference."""
+def _without_chat_prompt_value_tag(value: Any) -> Any:
+    """langserve_like servers add `"type": "ChatPromptValue"` to a dumped prompt
+    value; LangServe servers do not. Both clients leave it a dict, so the tag is a
+    server difference, not the client's."""
     if isinstance(value, dict):
-        if value.get("__class__") == "ChatPromptValue":
-            value = {k: v for k, v in value.items() if k != "__class__"}
-        return {k: _without_chat_prompt_value_class(v) for k, v in value.items()}
+        if "messages" in value and value.get("type") == "ChatPromptValue":
+            value = {k: v for k, v in value.items() if k != "type"}
+        return {k: _without_chat_prompt_value_tag(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_chat_prompt_value_class(v) for v in value]
+        return [_without_chat_prompt_value_tag(v) for v in value]
     return value
 
 
@@ -91,4 +92,4 @@ async def test_remote_runnable_against_langserve_like_matches_official_client(
     if scenario in KNOWN_DIFFERENCES:
         assert ours == HASH_TEMPLATE_USED
     else:
-        assert _without_chat_prompt_value_class(ours) == official[scenario]
+        assert _without_chat_prompt_value_tag(ours) == official[scenario]
