@@ -159,15 +159,23 @@ def test_remote_stream_ignores_events_it_does_not_know() -> None:
     assert list(remote.stream(1)) == [1]
 
 
-def test_remote_raises_remote_timeout_that_is_an_httpx_timeout() -> None:
+@pytest.mark.parametrize(
+    "timeout", [httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout]
+)
+def test_remote_raises_remote_timeout_that_is_the_same_httpx_timeout(
+    timeout: type[httpx.TimeoutException],
+) -> None:
+    # `except httpx.ReadTimeout:` written for LangServe's client must still catch it.
     def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
+        raise timeout("timed out", request=request)
 
     with pytest.raises(RemoteTimeout) as caught:
         remote_for(slow).invoke(1)
+    with pytest.raises(timeout):
+        list(remote_for(slow).stream(1))
 
-    assert isinstance(caught.value, httpx.TimeoutException)
-    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+    assert isinstance(caught.value, timeout)
+    assert isinstance(caught.value.__cause__, timeout)
 
 
 def test_remote_error_redacts_credentials_in_its_request() -> None:

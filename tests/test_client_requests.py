@@ -13,6 +13,7 @@ import httpx
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
+from langchain_core.prompts import ChatPromptTemplate
 
 from langserve_like import RemoteRunnable
 from langserve_like.client import DEFAULT_TIMEOUT
@@ -179,3 +180,72 @@ def test_remote_refuses_options_it_cannot_apply_to_given_clients() -> None:
             async_client=httpx.AsyncClient(),
             headers={"x": "y"},
         )
+
+
+def test_remote_url_ends_with_a_slash() -> None:
+    assert RemoteRunnable("http://server/chain").url == "http://server/chain/"
+    assert RemoteRunnable("http://server/chain/").url == "http://server/chain/"
+
+
+def test_remote_sends_through_an_assigned_client_to_its_base_url(recorder: Recorder) -> None:
+    # LangServe's own tests and user code inject transports by assignment.
+    remote = RemoteRunnable("http://server/chain")
+    given = httpx.Client(base_url="http://elsewhere/other", transport=httpx.MockTransport(recorder))
+    remote.sync_client = given
+
+    remote.invoke(1)
+    remote.close()
+
+    assert remote.sync_client is given
+    assert str(recorder.requests[-1].url) == "http://elsewhere/other/invoke"
+    assert not given.is_closed
+
+
+@pytest.mark.anyio
+async def test_remote_sends_through_an_assigned_async_client(recorder: Recorder) -> None:
+    remote = RemoteRunnable(URL)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as given:
+        remote.async_client = given
+        await remote.ainvoke(1)
+
+    assert remote.async_client is given
+    assert str(recorder.requests[-1].url) == f"{URL}/invoke"  # no base_url: the url
+
+
+def test_remote_sends_a_chat_prompt_value_untagged(
+    remote: RemoteRunnable, recorder: Recorder
+) -> None:
+    # A "type": "ChatPromptValue" tag matches no input class of a chat model: 422.
+    prompt = ChatPromptTemplate.from_messages([("human", "hi {name}")])
+    (prompt | remote).invoke({"name": "Ann"})
+
+    assert recorder.body["input"] == {
+        "messages": [
+            {
+                "content": "hi Ann",
+                "additional_kwargs": {},
+                "response_metadata": {},
+                "type": "human",
+                "name": None,
+                "id": None,
+            }
+        ]
+    }
+
+
+@pytest.mark.anyio
+async def test_remote_refuses_extra_kwargs_to_invoke_and_batch_but_streams_send_them(
+    remote: RemoteRunnable, recorder: Recorder
+) -> None:
+    with pytest.raises(NotImplementedError):
+        remote.invoke(1, foo=1)
+    with pytest.raises(NotImplementedError):
+        remote.batch([1], foo=1)
+    with pytest.raises(NotImplementedError):
+        await remote.ainvoke(1, foo=1)
+    with pytest.raises(NotImplementedError):
+        await remote.abatch([1], foo=1)
+    assert recorder.requests == []
+
+    list(remote.stream(1, foo=1))
+    assert recorder.body["kwargs"] == {"foo": 1}
