@@ -20,9 +20,7 @@ def _apps() -> list[tuple[str, Starlette]]:
 
 
 @pytest.mark.parametrize(("name", "app"), _apps())
-def test_docs_page_loads_only_same_origin_assets_that_are_served(
-    name: str, app: Starlette
-) -> None:
+def test_docs_page_loads_only_same_origin_assets_that_are_served(name: str, app: Starlette) -> None:
     client = TestClient(app, base_url="http://testserver")
     page = client.get("/docs")
     assert page.status_code == 200, name
