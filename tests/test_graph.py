@@ -169,6 +169,15 @@ def test_graph_stream_events_show_nodes_and_tokens(client: httpx.Client) -> None
     assert token_nodes == {"write"}
 
 
+def test_graph_stream_log_runs_with_the_context(client: httpx.Client) -> None:
+    body = {"input": CATS, "context": {"audience": "kids"}}
+    events = sse_events(client, "/essay/stream_log", body)
+
+    assert names(events)[-1] == "end"
+    ops = [op for data in _data(events) for op in data["ops"]]
+    assert {"op": "add", "path": "/streamed_output/-", "value": {"polish": {"final": FINAL}}} in ops
+
+
 def test_graph_remote_runnable_invokes_batches_and_streams(server: str) -> None:
     with RemoteRunnable(f"{server}/essay") as essay:
         output = essay.invoke(CATS)
