@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, create_model
@@ -31,7 +31,8 @@ from langserve_like.schema import typed_dict_error
 
 __all__ = ["STREAM_MODES", "GraphRoute", "GraphRun", "as_graph"]
 
-STREAM_MODES = ("values", "updates", "messages", "custom")
+StreamMode = Literal["values", "updates", "messages", "custom"]
+STREAM_MODES: tuple[str, ...] = get_args(StreamMode)
 NEEDS_THREADS = (
     "This graph called interrupt(), which pauses a run until it is resumed; resuming "
     "needs threads: add_routes(..., runs=...)"
@@ -40,7 +41,7 @@ COMMAND_NEEDS_THREADS = (
     "Command(resume=...) resumes an interrupted run, which needs threads: add_routes(..., runs=...)"
 )
 _INTERRUPT = "__interrupt__"
-# Body keys a graph route reads on top of LangServe's, and the endpoints that take each.
+# The endpoints whose body may carry a `context` (`stream_mode`: /stream only).
 _CONTEXT_ENDPOINTS = frozenset({"invoke", "batch", "stream", "stream_log", "stream_events"})
 
 
@@ -147,11 +148,16 @@ class GraphRoute:
                     422,
                     [field_error(("command",), COMMAND_NEEDS_THREADS)],
                 )
+            # null is the same as leaving the key out, as for the other optional keys.
             if "context" in body and endpoint in _CONTEXT_ENDPOINTS:
-                kwargs["context"] = self._context_value(body.pop("context"))
+                context = body.pop("context")
+                if context is not None:
+                    kwargs["context"] = self._context_value(context)
             if "stream_mode" in body and endpoint == "stream":
-                kwargs["stream_mode"] = _stream_modes(body.pop("stream_mode"))
-                tagged = True
+                modes = body.pop("stream_mode")
+                if modes is not None:
+                    kwargs["stream_mode"] = _stream_modes(modes)
+                    tagged = True
         return GraphRun(bound=runnable, kwargs=kwargs, tagged=tagged)
 
     def docs_models(self, models: RequestModels) -> RequestModels:
@@ -159,7 +165,7 @@ class GraphRoute:
         context: Any = self.graph.context_schema if self._context is not None else dict[str, Any]
         extra = {"context": (context | None, Field(default=None, description="Run context"))}
         modes = (
-            str | list[str] | None,
+            StreamMode | list[StreamMode] | None,
             Field(default=None, description=f"LangGraph stream modes: {', '.join(STREAM_MODES)}"),
         )
 
