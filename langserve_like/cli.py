@@ -120,7 +120,7 @@ def build_app(
     value: Any, *, target: str, path: str | None = None, playground_type: str | None = None
 ) -> Starlette:
     """A Runnable gets a new FastAPI app with `add_routes`; an app is returned as is."""
-    from fastapi import FastAPI
+    from fastapi_offline import FastAPIOffline
     from langchain_core.runnables import Runnable
     from starlette.applications import Starlette
 
@@ -137,7 +137,9 @@ def build_app(
         )
     from langserve_like.routes import add_routes
 
-    app = FastAPI(title=f"{target} (langserve-like)")
+    # /docs with Swagger UI's files served by the app itself, not from a CDN, so
+    # that it works offline and behind firewalls.
+    app = FastAPIOffline(title=f"{target} (langserve-like)")
     try:
         add_routes(
             app,
@@ -200,7 +202,8 @@ def route_summary(app: Any, base_url: str, root_path: str = "") -> str:
             lines.append(f"    stream      POST {base_url}{base}/stream")
         if any(p.startswith(f"{base}/playground/") for p in paths):
             lines.append(f"    playground  GET  {base_url}{base}/playground/")
-    docs_url = getattr(app, "docs_url", None)
+    # FastAPIOffline serves /docs itself and leaves FastAPI's docs_url unset.
+    docs_url = getattr(app, "docs_url", None) or ("/docs" if "/docs" in paths else None)
     if docs_url:
         lines.append(f"  API docs: {base_url}{docs_url}")
     if root_path:

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -98,7 +99,8 @@ class DemoChatModel(GenericFakeChatModel):
 def create_app(delay: float = 0.04) -> FastAPI:
     """The demo app; `delay` is the pause before each streamed token, in seconds."""
     model = DemoChatModel(delay=delay)
-    app = FastAPI(
+    # Swagger UI's files come from the app, so /docs works without internet.
+    app = FastAPIOffline(
         title="langserve-like demo",
         description="Keyless demo: LangChain chains served over HTTP with a fake chat model.",
     )

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from langserve_like import feedback as feedback_module
 from langserve_like.config import ConfigResolver, PerRequestConfigModifier
 from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
+from langserve_like.graph import GraphRoute, as_graph
 from langserve_like.protocol import (
     ERROR,
     KNOWN_ENDPOINTS,
@@ -117,6 +118,7 @@ class APIHandler:
             raise ValueError(
                 f"astream_events_version must be 'v1' or 'v2', got {astream_events_version!r}"
             )
+        graph = as_graph(runnable)
         if input_type != "auto" or output_type != "auto":
             runnable = runnable.with_types(
                 input_type=None if input_type == "auto" else input_type,
@@ -128,7 +130,18 @@ class APIHandler:
         self.run_name = (prefix + self.path) or None
         self.namespace = namespace_for(prefix + self.path)
         self.playground_type = playground_type
-        self.schemas = RouteSchemas(runnable, self.namespace, config_keys)
+        self.graph = (
+            GraphRoute(graph, self.namespace, typed_input=input_type != "auto")
+            if graph is not None
+            else None
+        )
+        self.schemas = RouteSchemas(
+            runnable,
+            self.namespace,
+            config_keys,
+            input_model=self.graph.input_model if self.graph else None,
+            config_model=self.graph.config_model(config_keys) if self.graph else None,
+        )
         self.config = ConfigResolver(
             runnable,
             config_keys=config_keys,
@@ -164,6 +177,8 @@ class APIHandler:
         self.models = create_request_models(
             self.namespace, *self.schemas.docs_models(), max_batch_size=max_batch_size
         )
+        if self.graph is not None:
+            self.models = self.graph.docs_models(self.models)
 
     @property
     def feedback_enabled(self) -> bool:
@@ -203,14 +218,24 @@ class APIHandler:
         endpoint: str,
         config_hash: str,
         server_config: RunnableConfig | None,
-    ) -> tuple[InvokeBody, Any, RunnableConfig]:
-        body = parse_invoke_body(await self._read_body(request), endpoint)
+    ) -> tuple[InvokeBody, Any, RunnableConfig, Runnable[Any, Any]]:
+        raw = await self._read_body(request)
+        runnable = self._runnable_for(raw, endpoint)
+        body = parse_invoke_body(raw, endpoint)
         client_config = self.config.client_config(body.config, config_hash)
         value = self.schemas.validate_input(body.input, client_config, ("input",))
         config = await self.config.finish(client_config, request, server_config)
-        return body, value, config
+        return body, value, config, runnable
+
+    def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
+        """What this request runs: a graph with the request's context and stream mode."""
+        if self.graph is None:
+            return self.runnable
+        return self.graph.take(self.runnable, body, endpoint)
 
     def _failure(self, exc: BaseException, run_id: Any) -> RunnableFailed:
+        if isinstance(exc, RunnableFailed):  # already says what the client may see
+            return exc
         mapped = None
         if self.error_mapper is not None:
             try:
@@ -266,11 +291,13 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        _, value, config = await self._prepare(request, "invoke", config_hash, server_config)
+        _, value, config, runnable = await self._prepare(
+            request, "invoke", config_hash, server_config
+        )
         run_id = config["run_id"]
         aggregator = self._aggregator(config)
         try:
-            output = await cancel_on_disconnect(request, self.runnable.ainvoke(value, config))
+            output = await cancel_on_disconnect(request, runnable.ainvoke(value, config))
             result: dict[str, Any] = {
                 "output": output,
                 "metadata": {
@@ -294,7 +321,9 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        body = parse_batch_body(await self._read_body(request), self.max_batch_size)
+        raw = await self._read_body(request)
+        runnable = self._runnable_for(raw, "batch")
+        body = parse_batch_body(raw, self.max_batch_size)
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
         client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
@@ -311,7 +340,7 @@ class APIHandler:
         run_ids = [str(c["run_id"]) for c in configs]
         try:
             outputs = (
-                await cancel_on_disconnect(request, self.runnable.abatch(values, configs))
+                await cancel_on_disconnect(request, runnable.abatch(values, configs))
                 if count
                 else []
             )
@@ -338,11 +367,13 @@ class APIHandler:
         config_hash: str,
         server_config: RunnableConfig | None,
     ) -> Response:
-        body, value, config = await self._prepare(request, kind, config_hash, server_config)
+        body, value, config, runnable = await self._prepare(
+            request, kind, config_hash, server_config
+        )
         run_id = config["run_id"]
         aggregator = self._aggregator(config, body.callback_events)
         source, encode = event_source(
-            self.runnable,
+            runnable,
             kind,
             value,
             config,
@@ -441,6 +472,14 @@ class APIHandler:
     @translated
     async def config_schema(self, request: Request, *, config_hash: str = "") -> Response:
         return await self._schema("config", request, config_hash)
+
+    @translated
+    async def context_schema(self, request: Request, *, config_hash: str = "") -> Response:
+        """A graph's run context (the body's `context`); only graph routes serve it."""
+        if self.graph is None:
+            raise RequestError(404, "Not Found: this route serves no LangGraph graph")
+        await self.config.finish(self.config.client_config(None, config_hash), request)
+        return json_response(orjson.dumps(self.graph.context_json))
 
     @translated
     async def playground(

@@ -96,6 +96,19 @@ ENDPOINTS = (
     Endpoint("output_schema", "GET", "The JSON schema of the output"),
     Endpoint("config_schema", "GET", "The JSON schema of the config"),
 )
+# Served only for a LangGraph graph, with the schema endpoints.
+GRAPH_ENDPOINTS = (
+    Endpoint("context_schema", "GET", "The JSON schema of the graph's run context (LangGraph)"),
+)
+
+
+def _endpoints(handler: APIHandler) -> tuple[Endpoint, ...]:
+    graph = handler.graph is not None and "config_schema" in handler.endpoints
+    return ENDPOINTS + GRAPH_ENDPOINTS if graph else ENDPOINTS
+
+
+def _served(handler: APIHandler, endpoint: Endpoint) -> bool:
+    return endpoint.name in handler.endpoints or endpoint in GRAPH_ENDPOINTS
 
 
 async def _playground_redirect(request: Request, _hash: str, _file_path: str) -> Response:
@@ -116,8 +129,8 @@ def _table(handler: APIHandler) -> Table:
     """`ENDPOINTS` as this handler serves them, for the one route of `add_routes`."""
     table: Table = {
         endpoint.name: Target(frozenset({endpoint.method}), _call(getattr(handler, endpoint.name)))
-        for endpoint in ENDPOINTS
-        if endpoint.name in handler.endpoints
+        for endpoint in _endpoints(handler)
+        if _served(handler, endpoint)
     }
     if "playground" in handler.endpoints:
 
@@ -147,8 +160,8 @@ def _register_docs(
     for with_hash in (False, True) if hashes else (False,):
         base = "/c/{config_hash}" if with_hash else ""
         errors = HASH_ERRORS if with_hash else {}
-        for endpoint in ENDPOINTS:
-            if endpoint.name not in handler.endpoints:
+        for endpoint in _endpoints(handler):
+            if not _served(handler, endpoint):
                 continue
             model = getattr(handler.models, endpoint.request_model or "", None)
             response = getattr(handler.models, endpoint.response_model or "", None)

@@ -17,12 +17,26 @@ from typing import Any, cast
 import orjson
 from langchain_core.load.serializable import Serializable
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PydanticUserError,
+    RootModel,
+    ValidationError,
+    create_model,
+)
 
 from langserve_like.config import CLIENT_CONFIG_KEYS
 from langserve_like.exceptions import RequestError
 
-__all__ = ["CustomUserType", "RouteSchemas", "namespace_for", "unpack_input"]
+__all__ = [
+    "CustomUserType",
+    "RouteSchemas",
+    "namespace_for",
+    "typed_dict_error",
+    "unpack_input",
+]
 
 _CACHE_SIZE = 128
 
@@ -55,6 +69,16 @@ def _v2(model: Any) -> Model:
             "input_type=/output_type= to add_routes."
         )
     return model
+
+
+def typed_dict_error(exc: Exception, what: str) -> TypeError | None:
+    """pydantic's refusal of `typing.TypedDict` on Python < 3.12, saying what to change."""
+    if getattr(exc, "code", None) != "typed-dict-version":
+        return None
+    return TypeError(
+        f"The {what} uses typing.TypedDict, which pydantic cannot read on Python < 3.12: "
+        "use typing_extensions.TypedDict (from typing_extensions import TypedDict)"
+    )
 
 
 def _named(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -101,15 +125,30 @@ class RouteSchemas:
     """The schemas of one route's runnable, computed once."""
 
     def __init__(
-        self, runnable: Runnable[Any, Any], namespace: str, config_keys: Sequence[str]
+        self,
+        runnable: Runnable[Any, Any],
+        namespace: str,
+        config_keys: Sequence[str],
+        *,
+        input_model: Model | None = None,
+        config_model: Model | None = None,
     ) -> None:
+        """`input_model` and `config_model` replace the runnable's own (a graph's)."""
         self.runnable = runnable
         self.namespace = namespace
         self.config_keys = list(config_keys)
         self.configurable = bool(runnable.config_specs)
-        self.input_model = _v2(runnable.get_input_schema())
-        self.output_model = _v2(runnable.get_output_schema())
-        self.config_model = _v2(runnable.config_schema(include=self.config_keys))
+        try:
+            self.input_model = _v2(input_model or runnable.get_input_schema())
+            self.output_model = _v2(runnable.get_output_schema())
+            self.config_model = _v2(
+                config_model or runnable.config_schema(include=self.config_keys)
+            )
+        except PydanticUserError as exc:
+            clear = typed_dict_error(exc, f"input or output type of {runnable.get_name()}")
+            if clear is None:
+                raise
+            raise clear from None
         self._json: dict[tuple[str, str], dict[str, Any]] = {}
         self._configured: OrderedDict[
             str, tuple[type[BaseModel], type[BaseModel], type[BaseModel]]

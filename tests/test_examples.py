@@ -40,6 +40,7 @@ TESTED = {
     "12_passthrough_dict",
     "13_widgets",
     "14_chat_playground",
+    "15_langgraph_agent",
 }
 
 Events = list[tuple[str, Any]]
@@ -511,6 +512,42 @@ def test_examples_chat_playground_route(example: Any) -> None:
 
     assert client.get("/chat/playground/").status_code == 200
     assert client.get("/chat/playground/info.json").json()["playground_type"] == "chat"
+
+
+# --- 15 LangGraph agent -------------------------------------------------------------
+
+
+def test_examples_langgraph_agent_loops_through_the_tool_node(example: Any) -> None:
+    client = example("15_langgraph_agent")
+    question = "What is 12 * (3 + 4), and how far is 42 km in miles?"
+    body = {"input": {"messages": [{"type": "human", "content": question}]}}
+    state = invoke(client, "/agent/invoke", {**body, "context": {"user_name": "Ada"}})
+    kinds = [message["type"] for message in state["messages"]]
+    assert kinds == ["human", "ai", "tool", "tool", "ai"]
+    assert [m["content"] for m in state["messages"][2:4]] == [
+        "12 * (3 + 4) = 84",
+        "42 km = 26.1 miles",
+    ]
+    assert state["messages"][-1]["content"].startswith("Ada here is")
+
+    updates = data_of(stream(client, "/agent/stream", body))
+    assert [next(iter(update)) for update in updates] == ["model", "tools", "model"]
+
+    tagged = data_of(stream(client, "/agent/stream", {**body, "stream_mode": "messages"}))
+    tokens = "".join(m["data"][0]["content"] for m in tagged if m["data"][0]["type"] != "tool")
+    assert tokens == state["messages"][-1]["content"].replace("Ada", "friend")
+
+    events = data_of(stream(client, "/agent/stream_events", body))
+    tools = [e["name"] for e in events if e["event"] == "on_tool_start"]
+    assert sorted(tools) == ["calculator", "convert_distance"]  # ToolNode runs them in parallel
+
+
+def test_examples_langgraph_agent_reports_tool_errors_to_the_model(example: Any) -> None:
+    client = example("15_langgraph_agent")
+    body = {"input": {"messages": [{"type": "human", "content": "What is 1 / 0?"}]}}
+    state = invoke(client, "/agent/invoke", body)
+    assert "division by zero" in state["messages"][2]["content"]
+    assert "division by zero" in state["messages"][-1]["content"]
 
 
 # --- the README's quickstart snippet -------------------------------------------------------
