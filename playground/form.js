@@ -282,12 +282,14 @@ function fileEditor(ctx, meta, widget) {
   };
 }
 
+// A nested group's JSON toggle sits in its legend, beside its name: on a row of its own
+// it would stack right above the first field's toggle, with nothing saying which is which.
 function group(meta, ...children) {
-  const tools = h("div", { class: "tool-slot group-tools" });
-  if (meta.isRoot) return h("div", { class: "group root" }, tools, children);
+  if (meta.isRoot) return h("div", { class: "group root" }, h("div", { class: "tool-slot group-tools" }), children);
   return h("fieldset", { class: "group" }, h("legend", {}, meta.label,
-    meta.required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
-  tools, meta.description ? h("p", { class: "desc" }, meta.description) : null, children);
+    meta.required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null,
+    h("span", { class: "tool-slot legend-tools" })),
+  meta.description ? h("p", { class: "desc" }, meta.description) : null, children);
 }
 
 function childLabel(rawSchema, resolved, key) {

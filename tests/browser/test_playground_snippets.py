@@ -200,3 +200,7 @@ def test_whole_input_and_field_json_toggles_say_which_is_which(pg: Browsing) -> 
     whole.click()
     expect(whole).to_have_attribute("aria-pressed", "true")
     expect(form.get_by_role("textbox", name="Input (JSON)")).to_be_visible()
+    # A nested group's toggle is in its legend, beside the group's name.
+    page = pg.open("/kitchen")
+    legend = page.get_by_test_id("pg-input").locator("legend", has_text="Ratio")
+    expect(legend.get_by_role("button", name="Edit Ratio as JSON")).to_be_visible()
