@@ -23,13 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from langchain_core.runnables import Runnable, RunnableBinding
 from starlette.requests import Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:
     from langserve_like.handler import APIHandler
 
-__all__ = ["BUNDLE", "CSP", "INFO_FILE", "playground_dir", "playground_response"]
+__all__ = [
+    "BUNDLE",
+    "CSP",
+    "INFO_FILE",
+    "graph_nodes",
+    "playground_dir",
+    "playground_response",
+]
 
 INFO_FILE = "info.json"
 
@@ -45,9 +53,16 @@ BUNDLE = (
     "output.js",
     "run.js",
     "snippets.js",
+    "share.js",
     "timeline.js",
+    "graph.js",
     "chat.js",
     "batch.js",
+    "page.js",
+    "appearance.js",
+    "config.js",
+    "feedback.js",
+    "formmode.js",
     "app.js",
 )
 
@@ -225,10 +240,29 @@ def _initial_config(config_hash: str) -> tuple[dict[str, Any] | None, str | None
         return None, str(exc.detail)
 
 
+def graph_nodes(runnable: Runnable[Any, Any]) -> list[str] | None:
+    """The node names of a LangGraph graph (also under `with_types`/`with_config`), else None.
+
+    The page needs them to tell a graph's per-node `/stream` updates from ordinary
+    dict chunks. The check is by module so that langgraph stays an optional install.
+    """
+    inner: Any = runnable
+    while isinstance(inner, RunnableBinding):
+        inner = inner.bound
+    if not type(inner).__module__.startswith("langgraph."):
+        return None
+    try:
+        nodes = inner.get_graph().nodes
+    except Exception:  # a graph that cannot draw itself still runs: show plain chunks
+        return None
+    return [str(name) for name in nodes if name not in ("__start__", "__end__")]
+
+
 def playground_info(handler: APIHandler, config_hash: str = "") -> dict[str, Any]:
-    """What the page needs besides the schemas: enabled endpoints, mode and feedback."""
+    """What the page needs besides the schemas: endpoints, mode, feedback, graph nodes."""
     initial_config, config_error = _initial_config(config_hash)
     return {
+        "graph_nodes": graph_nodes(handler.runnable),
         "title": handler.path or "/",
         "playground_type": handler.playground_type,
         "endpoints": sorted(handler.endpoints),

@@ -56,17 +56,20 @@ function switchable(schema, ctx, meta) {
   if (form.isJson || meta.noToggle) return form;
   let json = null;
   let mode = "form";
+  // The whole-input toggle sits just above the first field's own: its visible text says
+  // which one it is. A field's says only "JSON" beside that field's label.
+  const whole = `whole ${meta.label.toLowerCase()}`;
   const btn = h("button", {
-    type: "button", class: "small json-toggle", "aria-pressed": "false",
-    "aria-label": `Edit ${meta.isRoot ? `whole ${meta.label.toLowerCase()}` : meta.label} as JSON`,
-  }, "JSON");
+    type: "button", class: `small json-toggle${meta.isRoot ? " whole" : ""}`, "aria-pressed": "false",
+    "aria-label": `Edit ${meta.isRoot ? whole : meta.label} as JSON`,
+  }, meta.isRoot ? `${whole[0].toUpperCase()}${whole.slice(1)} as JSON` : "JSON");
   const wrap = h("div", { class: "switchable" }, form.el);
   // The toggle lives in the active editor's own label row (its first `.tool-slot`).
   const dock = (ed) => ed.el.querySelector(".tool-slot").append(btn);
   dock(form);
   btn.addEventListener("click", () => {
     if (mode === "form") {
-      json = json || jsonEditor(ctx, { ...meta, label: `${meta.label} (JSON)` });
+      json = json || jsonEditor(ctx, { ...meta, label: `${meta.label} (JSON)`, schema: ctx.deref(schema) });
       json.set(form.get());
       form.el.replaceWith(json.el);
       dock(json);
@@ -193,11 +196,23 @@ function constEditor(ctx, meta, value) {
   return { el, get: () => value, set: () => {}, errors: () => [] };
 }
 
+// What an empty JSON box sends: a required object or list must still be one (a
+// free-form dict input gets `{}`, not a null the server rejects); anything else is left out.
+function emptyJsonValue(meta) {
+  if (!meta.required || !meta.schema) return undefined;
+  const k = kind(meta.schema);
+  return k === "array" ? [] : k === "dict" || k === "object" ? {} : undefined;
+}
+
 function jsonEditor(ctx, meta) {
-  const ta = h("textarea", { id: uid("f"), rows: 3, class: "auto mono", spellcheck: "false" });
+  const empty = emptyJsonValue(meta);
+  const ta = h("textarea", {
+    id: uid("f"), rows: 3, class: "auto mono", spellcheck: "false",
+    placeholder: empty === undefined ? null : JSON.stringify(empty),
+  });
   const { el, err } = leaf(meta, ta, meta.note ? h("p", { class: "desc" }, meta.note) : null);
   const parse = () => {
-    if (ta.value.trim() === "") return { ok: true, value: undefined };
+    if (ta.value.trim() === "") return { ok: true, value: clone(empty) };
     try {
       return { ok: true, value: JSON.parse(ta.value) };
     } catch (e) {
@@ -267,12 +282,14 @@ function fileEditor(ctx, meta, widget) {
   };
 }
 
+// A nested group's JSON toggle sits in its legend, beside its name: on a row of its own
+// it would stack right above the first field's toggle, with nothing saying which is which.
 function group(meta, ...children) {
-  const tools = h("div", { class: "tool-slot group-tools" });
-  if (meta.isRoot) return h("div", { class: "group root" }, tools, children);
+  if (meta.isRoot) return h("div", { class: "group root" }, h("div", { class: "tool-slot group-tools" }), children);
   return h("fieldset", { class: "group" }, h("legend", {}, meta.label,
-    meta.required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
-  tools, meta.description ? h("p", { class: "desc" }, meta.description) : null, children);
+    meta.required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null,
+    h("span", { class: "tool-slot legend-tools" })),
+  meta.description ? h("p", { class: "desc" }, meta.description) : null, children);
 }
 
 function childLabel(rawSchema, resolved, key) {

@@ -1,18 +1,26 @@
-// Copyable code for the current input and config, and share links that carry the
-// state in the URL fragment (never sent to the server, no path-length limit).
+// Copyable code for the current input and config. Each snippet is a complete request
+// the route accepts as is: the tests run them (curl, Python, Node) against a server.
 
 const shellQuote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const body = (input, config) => (config && Object.keys(config).length ? { input, config } : { input });
+// An empty form reads as `undefined`, which JSON would drop: the body needs the key.
+const inputOrNull = (input) => (input === undefined ? null : input);
+
+const hasConfig = (config) => Boolean(config && Object.keys(config).length);
+
+const body = (input, config) => (hasConfig(config) ? { input: inputOrNull(input), config } : { input: inputOrNull(input) });
 
 function curl(base, input, config) {
   const data = shellQuote(JSON.stringify(body(input, config)));
+  // --fail-with-body: a rejected request shows the server's reason and exits non-zero.
+  const request = (flags, endpoint) => `curl ${flags} -X POST ${shellQuote(`${base}${endpoint}`)} \\\n`
+    + `  -H 'Content-Type: application/json' \\\n  -d ${data}`;
   return [
     `# invoke`,
-    `curl -sS -X POST ${shellQuote(`${base}invoke`)} \\\n  -H 'Content-Type: application/json' \\\n  -d ${data}`,
+    request("-sS --fail-with-body", "invoke"),
     ``,
     `# stream (server-sent events)`,
-    `curl -sS -N -X POST ${shellQuote(`${base}stream`)} \\\n  -H 'Content-Type: application/json' \\\n  -d ${data}`,
+    request("-sS -N --fail-with-body", "stream"),
   ].join("\n");
 }
 
@@ -35,12 +43,12 @@ function py(v, indent = "") {
 
 function python(base, input, config) {
   const url = base.replace(/\/$/, "");
-  const cfg = config && Object.keys(config).length ? `, config=${py(config)}` : "";
+  const cfg = hasConfig(config) ? `, config=${py(config)}` : "";
   return [
     `from langserve_like import RemoteRunnable  # or: from langserve import RemoteRunnable`,
     ``,
     `runnable = RemoteRunnable(${JSON.stringify(url)})`,
-    `print(runnable.invoke(${py(input)}${cfg}))`,
+    `print(runnable.invoke(${py(inputOrNull(input))}${cfg}))`,
     ``,
     `# plain HTTP`,
     `import httpx`,
@@ -51,45 +59,24 @@ function python(base, input, config) {
   ].join("\n");
 }
 
+// An ES module for Node 18+ or a browser console (top-level await). LangChain.js is
+// shown as comments so the snippet runs without installing it.
 function js(base, input, config) {
   const url = base.replace(/\/$/, "");
-  const cfg = config && Object.keys(config).length ? `, ${JSON.stringify(config, null, 2)}` : "";
+  const cfg = hasConfig(config) ? `, ${JSON.stringify(config)}` : "";
   return [
     `const response = await fetch(${JSON.stringify(`${base}invoke`)}, {`,
     `  method: "POST",`,
     `  headers: { "Content-Type": "application/json" },`,
     `  body: JSON.stringify(${JSON.stringify(body(input, config), null, 2).replace(/\n/g, "\n  ")}),`,
     `});`,
+    `if (!response.ok) throw new Error(\`HTTP \${response.status}: \${await response.text()}\`);`,
     `const { output } = await response.json();`,
+    `console.log(output);`,
     ``,
-    `// or, with LangChain.js (@langchain/core 0.3)`,
-    `import { RemoteRunnable } from "@langchain/core/runnables/remote";`,
-    `const runnable = new RemoteRunnable({ url: ${JSON.stringify(url)} });`,
-    `console.log(await runnable.invoke(${JSON.stringify(input, null, 2)}${cfg}));`,
+    `// Or with LangChain.js (npm install @langchain/core):`,
+    `// import { RemoteRunnable } from "@langchain/core/runnables/remote";`,
+    `// const runnable = new RemoteRunnable({ url: ${JSON.stringify(url)} });`,
+    `// console.log(await runnable.invoke(${JSON.stringify(inputOrNull(input))}${cfg}));`,
   ].join("\n");
-}
-
-// base64url of UTF-8 JSON, so any text survives the round trip.
-function encodeState(state) {
-  const bytes = new TextEncoder().encode(JSON.stringify(state));
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeState(text) {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
-}
-
-// The share state in `location.hash` (`#s=...`), or null.
-function stateFromHash(hash) {
-  const m = /(?:^#|&)s=([A-Za-z0-9_-]+)/.exec(hash || "");
-  if (!m) return null;
-  try {
-    return decodeState(m[1]);
-  } catch {
-    return null;
-  }
 }

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -275,6 +276,37 @@ def test_playground_info_reports_endpoints_mode_and_feedback() -> None:
     assert info["feedback"] is False
     assert info["config_hash"] is None
     assert info["initial_config"] is None
+
+
+def _two_node_graph() -> Any:
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class State(TypedDict):
+        text: str
+
+    graph = StateGraph(State)
+    graph.add_node("shout", lambda state: {"text": state["text"].upper()})
+    graph.add_node("mark", lambda state: {"text": state["text"] + "!"})
+    graph.add_edge(START, "shout")
+    graph.add_edge("shout", "mark")
+    graph.add_edge("mark", END)
+    return graph.compile()
+
+
+# Serving a compiled graph reads its config schema, which LangGraph 1.x deprecates; how
+# the server reads a graph's schemas is not what this test is about.
+@pytest.mark.filterwarnings("ignore:.*config_schema.*is deprecated")
+def test_playground_info_names_a_graphs_nodes_also_under_with_types() -> None:
+    app = FastAPI()
+    graph = _two_node_graph()
+    add_routes(app, graph, path="/graph")
+    add_routes(app, graph.with_types(input_type=dict[str, str]), path="/typed")
+    add_routes(app, RunnableLambda(lambda x: x), path="/plain")
+    client = TestClient(app)
+    assert client.get("/graph/playground/info.json").json()["graph_nodes"] == ["shout", "mark"]
+    assert client.get("/typed/playground/info.json").json()["graph_nodes"] == ["shout", "mark"]
+    assert client.get("/plain/playground/info.json").json()["graph_nodes"] is None
 
 
 def test_playground_info_feedback_true_with_a_sink() -> None:

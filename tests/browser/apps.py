@@ -30,7 +30,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder, PromptTemplate
 from langchain_core.runnables import ConfigurableField, RunnableGenerator, RunnableLambda
+from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from langserve_like import add_routes
 from langserve_like.protocol import Feedback
@@ -298,6 +300,56 @@ def big_output(text: str) -> str:
 received_feedback: list[dict[str, Any]] = []
 
 
+def free_form(value: dict[str, Any]) -> dict[str, Any]:
+    """A free-form dict in (schema `{"type": "object"}`): says which keys it got."""
+    return {"keys": sorted(value)}
+
+
+class Essay(TypedDict):
+    topic: str
+    draft: str
+    final: str
+
+
+class EssayInput(TypedDict, total=False):
+    """The state keys a caller may set; none is required, as the graph needs none."""
+
+    topic: str
+    draft: str
+    final: str
+
+
+def write_draft(state: Essay) -> dict[str, str]:
+    return {"draft": f"a draft about {state.get('topic') or 'nothing'}"}
+
+
+def polish(state: Essay) -> dict[str, str]:
+    return {"final": state["draft"].upper()}
+
+
+# Holds the gated graph's second node until a test lets it go, so the test can see the
+# first node's update on the page while the run is still streaming.
+polish_gate = asyncio.Event()
+
+
+async def gated_polish(state: Essay) -> dict[str, str]:
+    await asyncio.wait_for(polish_gate.wait(), timeout=30)
+    polish_gate.clear()
+    return polish(state)
+
+
+def essay_graph(gated: bool = False) -> Any:
+    graph = StateGraph(Essay)
+    graph.add_node("write", write_draft)
+    graph.add_node("polish", gated_polish if gated else polish)
+    graph.add_edge(START, "write")
+    graph.add_edge("write", "polish")
+    graph.add_edge("polish", END)
+    # with_types keeps this test independent of how the server derives a graph's
+    # input schema: the state keys are optional either way.
+    return graph.compile().with_types(input_type=EssayInput)
+
+
 def record_feedback(feedback: Feedback) -> None:
     received_feedback.append(feedback.model_dump(mode="json", exclude_none=True))
 
@@ -336,6 +388,9 @@ add_routes(
 )
 
 add_routes(app, joke_chain(), path="/no_stream", disabled_endpoints=["stream"])
+add_routes(app, RunnableLambda(free_form), path="/free")
+add_routes(app, essay_graph(), path="/graph")
+add_routes(app, essay_graph(gated=True), path="/graph_gated")
 add_routes(
     app,
     RunnableLambda(describe_blob).with_types(input_type=LangServeStyleFileInput),
@@ -378,3 +433,8 @@ app.include_router(outer, prefix="/api")
 @app.get("/_test/feedback")
 async def feedback_received() -> list[dict[str, Any]]:
     return received_feedback
+
+
+@app.post("/_test/polish_gate")
+async def release_polish() -> None:
+    polish_gate.set()

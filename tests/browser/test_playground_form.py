@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from typing import Any
 
 import httpx
@@ -263,28 +262,6 @@ def test_markup_in_schema_and_output_is_rendered_as_text(pg: Browsing) -> None:
     assert output.locator("img, script, b").count() == 0
     assert page.title() != "pwned"
     pg.shot("markup_as_text")
-
-
-def test_copied_curl_snippet_returns_what_the_ui_showed(pg: Browsing) -> None:
-    page = pg.open("/documents")
-    page.get_by_test_id("pg-input").get_by_role("textbox").fill('it\'s <quoted> "text"')
-    page.get_by_test_id("pg-run-invoke").click()
-    finish(page)
-    page.get_by_test_id("pg-copy-output").click()
-    shown = json.loads(copied(page))
-    page.get_by_test_id("pg-snippet-curl").get_by_role("button").click()
-    snippet = copied(page)
-    invoke = snippet.split("\n\n")[0]
-    assert "curl" in invoke
-    assert "/stream" not in invoke
-    done = subprocess.run(
-        ["bash", "-c", invoke], capture_output=True, text=True, timeout=30, check=True
-    )
-    assert json.loads(done.stdout)["output"] == shown
-    python = page.get_by_test_id("pg-snippet-python").locator("pre").inner_text()
-    assert "RemoteRunnable" in python
-    js = page.get_by_test_id("pg-snippet-js").locator("pre").inner_text()
-    assert "fetch(" in js
 
 
 def test_keyboard_only_run_and_escape_stops(pg: Browsing) -> None:
