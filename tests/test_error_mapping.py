@@ -9,8 +9,6 @@ event. Exception text is hidden unless the app opts in with
 from __future__ import annotations
 
 import re
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,23 +177,14 @@ async def test_error_mapping_broken_mapper_falls_back_to_500() -> None:
         assert SECRET not in response.text + stream.text
 
 
-def test_error_mapping_docs_example_maps_provider_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The example in docs/security.md runs, with stand-ins for the provider's errors."""
-
-    class RateLimitError(Exception):
-        pass
-
-    class BadRequestError(Exception):
-        pass
-
-    provider = types.ModuleType("openai")
-    provider.RateLimitError = RateLimitError  # type: ignore[attr-defined]
-    provider.BadRequestError = BadRequestError  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "openai", provider)
+def test_error_mapping_docs_example_maps_provider_errors() -> None:
+    """The example in docs/security.md runs, with its stand-ins for a provider's errors."""
     text = (ROOT / "docs" / "security.md").read_text()
     (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/security.md", "exec"), namespace)
+    RateLimitError = namespace["RateLimitError"]
+    BadRequestError = namespace["BadRequestError"]
 
     mapper = namespace["map_provider_errors"]
     limited = mapper(RateLimitError("slow down"))
