@@ -12,6 +12,7 @@ the `langserve_like` logger. The three streaming endpoints share one event gener
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import (
@@ -22,6 +23,7 @@ from collections.abc import (
 from typing import Any, Literal
 
 import orjson
+from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcrete
 from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
 from starlette.responses import Response
@@ -104,6 +106,7 @@ class APIHandler:
         error_mapper: ErrorMapper | None = None,
         expose_error_messages: bool = False,
         endpoints: Iterable[str] | None = None,
+        strict: bool = False,
     ) -> None:
         if not isinstance(runnable, Runnable):
             raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
@@ -135,6 +138,7 @@ class APIHandler:
             run_name=self.run_name,
             config_model=self.schemas.config_model,
             per_req_config_modifier=per_req_config_modifier,
+            strict=strict,
         )
         self.feedback = feedback_module.FeedbackService(
             sink=feedback_sink,
@@ -157,8 +161,10 @@ class APIHandler:
         self.max_batch_size = max_batch_size
         self.error_mapper = error_mapper
         self.expose_error_messages = expose_error_messages
+        self.strict = strict
+        # An empty list allows nothing; None allows everything.
         self._allow_list = (
-            frozenset(stream_log_name_allow_list) if stream_log_name_allow_list else None
+            None if stream_log_name_allow_list is None else frozenset(stream_log_name_allow_list)
         )
         self._events_version = astream_events_version
         self.models = create_request_models(
@@ -204,10 +210,10 @@ class APIHandler:
         config_hash: str,
         server_config: RunnableConfig | None,
     ) -> tuple[InvokeBody, Any, RunnableConfig]:
-        body = parse_invoke_body(await self._read_body(request), endpoint)
+        body = parse_invoke_body(await self._read_body(request), endpoint, self.strict)
         client_config = self.config.client_config(body.config, config_hash)
-        value = self.schemas.validate_input(body.input, client_config, ("input",))
-        config = await self.config.finish(client_config, request, server_config)
+        value = self.schemas.validate_input(body.input, client_config)
+        config = await self.config.finish(client_config, request, server_config, endpoint)
         return body, value, config
 
     def _failure(self, exc: BaseException, run_id: Any) -> RunnableFailed:
@@ -256,6 +262,25 @@ class APIHandler:
         config["callbacks"] = [aggregator]
         return aggregator
 
+    async def _stream_tokens(self, run_id: Any) -> list[dict[str, Any]]:
+        # The response has started when the stream needs them: a LangSmith failure
+        # can only mean no token, not an error status.
+        try:
+            return await self._tokens(run_id) if self._tokens else []
+        except Exception:
+            logger.exception("Could not create a feedback token for run %s", run_id)
+            return []
+
+    def _envelope(self, output: Any, metadata: dict[str, Any], events: Any) -> bytes:
+        """The invoke/batch answer. Only the output (and the callback events, which
+        carry outputs too) goes through the serializer, as in LangServe, so a custom
+        serializer sees the runnable's values rather than the whole envelope."""
+        body = b'{"output":' + _as_bytes(self.serializer.dumps(output))
+        body += b',"metadata":' + orjson.dumps(metadata)
+        if events is not None:
+            body += b',"callback_events":' + _as_bytes(self.serializer.dumps(events))
+        return body + b"}"
+
     # --- endpoints -----------------------------------------------------------------
 
     @translated
@@ -271,16 +296,12 @@ class APIHandler:
         aggregator = self._aggregator(config)
         try:
             output = await cancel_on_disconnect(request, self.runnable.ainvoke(value, config))
-            result: dict[str, Any] = {
-                "output": output,
-                "metadata": {
-                    "run_id": str(run_id),
-                    "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
-                },
+            metadata = {
+                "run_id": str(run_id),
+                "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
             }
-            if aggregator is not None:
-                result["callback_events"] = aggregator.events
-            return json_response(self.serializer.dumps(result))
+            events = aggregator.events if aggregator is not None else None
+            return json_response(self._envelope(_as_output(output), metadata, events))
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -294,7 +315,7 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        body = parse_batch_body(await self._read_body(request), self.max_batch_size)
+        body = parse_batch_body(await self._read_body(request), self.max_batch_size, self.strict)
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
         client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
@@ -305,7 +326,8 @@ class APIHandler:
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
         ]
         configs = [
-            await self.config.finish(dict(c), request, server_config) for c in client_configs
+            await self.config.finish(dict(c), request, server_config, "batch")
+            for c in client_configs
         ]
         aggregators = [self._aggregator(c) for c in configs]
         run_ids = [str(c["run_id"]) for c in configs]
@@ -319,13 +341,10 @@ class APIHandler:
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids
             ]
-            result: dict[str, Any] = {
-                "output": outputs,
-                "metadata": {"responses": responses, "run_ids": run_ids},
-            }
-            if self.include_callback_events:
-                result["callback_events"] = [a.events for a in aggregators]
-            return json_response(self.serializer.dumps(result))
+            events = [a.events for a in aggregators] if self.include_callback_events else None
+            metadata = {"responses": responses, "run_ids": run_ids}
+            outputs = [_as_output(output) for output in outputs]
+            return json_response(self._envelope(outputs, metadata, events))
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -351,15 +370,28 @@ class APIHandler:
             allow_list=self._allow_list,
             events_version=self._events_version,
         )
+        # The feedback token is fetched while the run starts; the metadata event
+        # that carries it goes first.
+        tokens = asyncio.ensure_future(self._stream_tokens(run_id)) if self._tokens else None
+        failed = None
         try:
             first = await cancel_on_disconnect(request, anext(source, DONE))
         except (ClientDisconnected, RunnableFailed):
             await source.aclose()
+            if tokens is not None:
+                tokens.cancel()
             raise
         except Exception as exc:
-            # Nothing was sent yet, so the failure can still be a real HTTP status.
             await source.aclose()
-            raise self._raise_failure(exc, run_id) from exc
+            first, failed = DONE, self._failure(exc, run_id)
+            if failed.status_code != 500:
+                # An error_mapper chose this status; nothing was sent yet, so it
+                # can still be the response's. A plain failure is an `error` event
+                # in a 200 stream, where LangServe's clients look for it.
+                if tokens is not None:
+                    tokens.cancel()
+                failed.run_id = str(run_id)  # type: ignore[attr-defined]
+                raise failed from exc
         shutting_down = {"status_code": 503, "message": SHUTTING_DOWN, "run_id": str(run_id)}
         return EventStreamResponse(
             frames(
@@ -370,6 +402,8 @@ class APIHandler:
                 aggregator,
                 serializer=self.serializer,
                 failure=self._failure,
+                tokens=tokens,
+                failed=failed,
             ),
             cancelled_frame=encode_event(ERROR, orjson.dumps(shutting_down)),
         )
@@ -479,3 +513,16 @@ class APIHandler:
     async def check_public_trace_link_enabled(self) -> Response:
         self.feedback.require_langsmith("public trace link")
         return Response(status_code=200)
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    # A LangServe-era serializer may return str from `dumps`.
+    return data.encode() if isinstance(data, str) else data
+
+
+def _as_output(output: Any) -> Any:
+    """A ChatPromptValue as LangServe's invoke and batch answered it: tagged
+    `ChatPromptValueConcrete`, the class its clients decode (streams send it untagged)."""
+    if type(output) is ChatPromptValue:
+        return ChatPromptValueConcrete.model_construct(messages=output.messages)
+    return output

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, c
 
 from langserve_like.config import CLIENT_CONFIG_KEYS
 from langserve_like.exceptions import RequestError
+from langserve_like.protocol import validation_errors
 
 __all__ = ["CustomUserType", "RouteSchemas", "namespace_for", "unpack_input"]
 
@@ -173,11 +174,7 @@ class RouteSchemas:
         try:
             validated = model.__pydantic_validator__.validate_python(value)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_input=False)
-            detail = [
-                {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in errors
-            ]
-            raise RequestError(422, detail) from None
+            raise RequestError(422, validation_errors(exc, loc)) from None
         except Exception as exc:  # a LangChain class's own validator choked on the input
             msg = f"Input could not be validated ({type(exc).__name__})"
             raise RequestError(
