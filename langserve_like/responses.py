@@ -66,11 +66,24 @@ def json_response(
 def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
     """The single place where errors become HTTP responses."""
     if isinstance(exc, RequestError):
-        return json_response(orjson.dumps({"detail": exc.detail}), exc.status_code)
+        try:
+            content = orjson.dumps({"detail": exc.detail})
+        except orjson.JSONEncodeError:
+            # The echoed `input` of an error item is nested deeper than JSON
+            # encoders go: the item without it still names the field.
+            content = orjson.dumps({"detail": _without_inputs(exc.detail)})
+        return json_response(content, exc.status_code)
     body: dict[str, Any] = {"detail": exc.message}
     if run_id:
         body["run_id"] = run_id
     return json_response(orjson.dumps(body), exc.status_code, exc.headers)
+
+
+def _without_inputs(detail: Any) -> Any:
+    return [
+        {k: v for k, v in item.items() if k != "input"} if isinstance(item, dict) else item
+        for item in detail
+    ]
 
 
 def translated(method: _Method) -> _Method:

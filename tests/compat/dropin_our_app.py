@@ -4,7 +4,6 @@ from fastapi import FastAPI
 
 from langserve_like import add_routes
 from langserve_like.serialization import Serializer
-
 from tests.compat.dropin_zoo import mount
 
 app = FastAPI()
