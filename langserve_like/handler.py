@@ -168,7 +168,10 @@ class APIHandler:
         )
         self._events_version = astream_events_version
         self.models = create_request_models(
-            self.namespace, *self.schemas.docs_models(), max_batch_size=max_batch_size
+            self.namespace,
+            *self.schemas.docs_models(strict),
+            max_batch_size=max_batch_size,
+            strict=strict,
         )
 
     @property

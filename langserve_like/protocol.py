@@ -247,23 +247,32 @@ def parse_batch_body(body: Any, max_batch_size: int, strict: bool = False) -> Ba
 
 
 class FieldError(BaseModel):
+    """One of pydantic's error items, as LangServe sent them."""
+
     type: str
     loc: list[str | int]
     msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+    url: str | None = None
 
 
 class ErrorResponse(BaseModel):
     """Every error answer: `detail` names the problem, as a message or field by field."""
 
-    detail: str | list[FieldError]
+    detail: str | list[FieldError | str]
     run_id: str | None = Field(default=None, description="Only when a run failed")
 
 
 class IgnoredKwargs(BaseModel):
-    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`); ignored."""
+    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`);
+    what a `strict=True` route accepts (others accept and ignore anything)."""
 
     model_config = ConfigDict(extra="forbid")
     version: Any = None
+
+
+_IGNORED = Field(default=None, description="Accepted and ignored, as by LangServe")
 
 
 class RunMetadata(BaseModel):
@@ -318,13 +327,17 @@ def create_request_models(
     output_model: type[BaseModel],
     config_model: type[BaseModel],
     max_batch_size: int,
+    strict: bool = False,
 ) -> RequestModels:
-    """Models named `<namespace>InvokeRequest`, … so two routes never collide."""
-    forbid = ConfigDict(extra="forbid")
+    """Models named `<namespace>InvokeRequest`, … so two routes never collide.
+
+    Unknown keys are allowed (and ignored) unless the route is `strict`."""
+    forbid = ConfigDict(extra="forbid" if strict else "ignore")
+    kwargs: Any = (IgnoredKwargs | None, None) if strict else (Any, _IGNORED)
     common: dict[str, Any] = {
         # Optional but not nullable: `config: null` is a 422 (LangServe answered 500).
         "config": (config_model, _OPTIONAL),
-        "kwargs": (IgnoredKwargs | None, None),
+        "kwargs": kwargs,
     }
     invoke = create_model(
         f"{namespace}InvokeRequest",
@@ -340,7 +353,7 @@ def create_request_models(
         **common,
     )
     filters: dict[str, Any] = {name: (list[str] | None, None) for name in STREAM_FILTERS}
-    filters["diff"] = (bool | None, None)
+    filters["diff"] = filters["version"] = (Any, _IGNORED)
     stream_log = create_model(f"{namespace}StreamLogRequest", __base__=stream, **filters)
     stream_events = create_model(f"{namespace}StreamEventsRequest", __base__=stream, **filters)
     batch_config: Any = config_model | list[config_model]  # type: ignore[valid-type]
@@ -352,7 +365,7 @@ def create_request_models(
             batch_config,
             _optional("One config for all inputs, or one per input"),
         ),
-        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None),
+        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None) if strict else kwargs,
     )
     invoke_response = create_model(
         f"{namespace}InvokeResponse",
