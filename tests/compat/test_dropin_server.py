@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,12 @@ import httpx
 import pytest
 from httpx_sse import EventSource
 
-from tests.compat.harness import LANGSERVE_PYTHON, STREAM_ERROR, require_installed
+from tests.compat.harness import (
+    LANGSERVE_PYTHON,
+    PROBE_TIMEOUT,
+    STREAM_ERROR,
+    require_installed,
+)
 from tests.servers import run_uvicorn
 
 pytestmark = pytest.mark.compat
@@ -181,6 +187,34 @@ def test_dropin_stream_failing_at_once_is_an_error_event(
     assert name == "error"
     assert error == {**STREAM_ERROR, "run_id": "<uuid>"}  # extra key: the run id
     assert mine.clean_end  # LangServe cuts the chunked body here (a fixed bug)
+
+
+# What LangServe's own Python client raises for that stream (the class and message).
+_OFFICIAL_CLIENT_STREAM = """
+import sys
+from langserve import RemoteRunnable
+try:
+    print(list(RemoteRunnable(sys.argv[1]).stream(1)))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_dropin_stream_failing_at_once_raises_the_same_in_langserves_client(
+    langserve: httpx.Client, ours: httpx.Client
+) -> None:
+    answers = [
+        subprocess.run(
+            [str(LANGSERVE_PYTHON), "-c", _OFFICIAL_CLIENT_STREAM, f"{c.base_url}/fail_at_once"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            check=True,
+        ).stdout
+        for c in (langserve, ours)
+    ]
+    assert answers[0].startswith("HTTPStatusError ")
+    assert answers[1] == answers[0]
 
 
 # --- 4. prompt values ----------------------------------------------------------------
