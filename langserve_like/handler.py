@@ -23,7 +23,6 @@ from collections.abc import (
 from typing import Any, Literal
 
 import orjson
-from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcrete
 from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +37,7 @@ from langserve_like.protocol import (
     InvokeBody,
     check_content_type,
     create_request_models,
+    field_error,
     parse_batch_body,
     parse_invoke_body,
     parse_json,
@@ -47,7 +47,9 @@ from langserve_like.responses import (
     ClientDisconnected,
     cancel_on_disconnect,
     error_response,
+    invoke_output,
     json_response,
+    run_response,
     translated,
 )
 from langserve_like.schema import RouteSchemas, namespace_for
@@ -274,16 +276,6 @@ class APIHandler:
             logger.exception("Could not create a feedback token for run %s", run_id)
             return []
 
-    def _envelope(self, output: Any, metadata: dict[str, Any], events: Any) -> bytes:
-        """The invoke/batch answer. Only the output (and the callback events, which
-        carry outputs too) goes through the serializer, as in LangServe, so a custom
-        serializer sees the runnable's values rather than the whole envelope."""
-        body = b'{"output":' + _as_bytes(self.serializer.dumps(output))
-        body += b',"metadata":' + orjson.dumps(metadata)
-        if events is not None:
-            body += b',"callback_events":' + _as_bytes(self.serializer.dumps(events))
-        return body + b"}"
-
     # --- endpoints -----------------------------------------------------------------
 
     @translated
@@ -304,7 +296,7 @@ class APIHandler:
                 "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
             }
             events = aggregator.events if aggregator is not None else None
-            return json_response(self._envelope(_as_output(output), metadata, events))
+            return run_response(self.serializer, invoke_output(output), metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -346,8 +338,8 @@ class APIHandler:
             ]
             events = [a.events for a in aggregators] if self.include_callback_events else None
             metadata = {"responses": responses, "run_ids": run_ids}
-            outputs = [_as_output(output) for output in outputs]
-            return json_response(self._envelope(outputs, metadata, events))
+            outputs = [invoke_output(output) for output in outputs]
+            return run_response(self.serializer, outputs, metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -452,16 +444,10 @@ class APIHandler:
             except orjson.JSONDecodeError:
                 body = None
             if not isinstance(body, dict):
-                raise RequestError(
-                    422,
-                    [
-                        {
-                            "type": "dict_type",
-                            "loc": ["query", "config"],
-                            "msg": "config must be a JSON object",
-                        }
-                    ],
+                error = field_error(
+                    ("query", "config"), "config must be a JSON object", "dict_type"
                 )
+                raise RequestError(422, [error])
         # The per-request modifier runs here too (LangServe skipped it, bug 5), so
         # config-based auth and tenancy also cover the schemas.
         config = await self.config.finish(self.config.client_config(body, config_hash), request)
@@ -516,16 +502,3 @@ class APIHandler:
     async def check_public_trace_link_enabled(self) -> Response:
         self.feedback.require_langsmith("public trace link")
         return Response(status_code=200)
-
-
-def _as_bytes(data: bytes | str) -> bytes:
-    # A LangServe-era serializer may return str from `dumps`.
-    return data.encode() if isinstance(data, str) else data
-
-
-def _as_output(output: Any) -> Any:
-    """A ChatPromptValue as LangServe's invoke and batch answered it: tagged
-    `ChatPromptValueConcrete`, the class its clients decode (streams send it untagged)."""
-    if type(output) is ChatPromptValue:
-        return ChatPromptValueConcrete.model_construct(messages=output.messages)
-    return output
