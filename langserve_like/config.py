@@ -12,9 +12,14 @@ Precedence, lowest first (LangServe's order, protocol.md §2.2):
 5. `per_req_config_modifier(config, request)`,
 6. server defaults that nobody overrides: `run_name` and a fresh `run_id`.
 
-Unlike LangServe, client values are dumped with `exclude_unset`, so an empty
-`configurable` in the body no longer resets values from the hash (bug 10), and no
-`__`-prefixed metadata about the server or the client is added (bug 4).
+Config keys a route does not accept are dropped, as LangServe dropped them
+(`strict=True` routes refuse keys that are no RunnableConfig key at all). Unlike
+LangServe, client values are dumped with `exclude_unset`, so an empty
+`configurable` in the body no longer resets values from the hash (bug 10).
+
+The run gets LangServe's run metadata (`__useragent`, `__langserve_version`,
+`__langserve_endpoint`), which user code and tracers read; the streams and
+callback events strip it before anything reaches a client.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from langchain_core.runnables.config import merge_configs
 from pydantic import BaseModel, ValidationError
 
 from langserve_like.exceptions import RequestError
+from langserve_like.protocol import validation_errors
 
 __all__ = [
     "CLIENT_CONFIG_KEYS",
@@ -112,6 +118,7 @@ class ConfigResolver:
         run_name: str | None,
         config_model: type[BaseModel],
         per_req_config_modifier: PerRequestConfigModifier | None = None,
+        strict: bool = False,
     ) -> None:
         if "run_name" in config_keys:
             raise ValueError("Cannot configure run_name: it is set by the server")
@@ -119,35 +126,41 @@ class ConfigResolver:
         self.run_name = run_name
         self.config_model = config_model
         self._modifier = per_req_config_modifier
+        self.strict = strict
+        from langserve_like import __version__  # here: the package imports this module
+
+        self._version = __version__
         self._modifier_is_async = per_req_config_modifier is not None and (
             inspect.iscoroutinefunction(per_req_config_modifier)
             or inspect.iscoroutinefunction(type(per_req_config_modifier).__call__)
         )
         self._hash_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def validate(
-        self, raw: dict[str, Any], loc: tuple[str | int, ...] = ("config",)
-    ) -> dict[str, Any]:
-        """Validate a client config against the route's config schema."""
+    def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Validate a client config against the route's config schema.
+
+        Errors are pydantic's items with `loc` relative to the config, as LangServe's.
+        """
         if not raw:
             return {}
-        unknown = raw.keys() - CLIENT_CONFIG_KEYS
-        if unknown:
-            key = sorted(unknown)[0]
-            raise RequestError(
-                422,
-                [
-                    {
-                        "type": "extra_forbidden",
-                        "loc": [*loc, key],
-                        "msg": f"Unknown config key {key!r}",
-                    }
-                ],
-            )
+        if self.strict:
+            unknown = raw.keys() - CLIENT_CONFIG_KEYS
+            if unknown:
+                key = sorted(unknown)[0]
+                raise RequestError(
+                    422,
+                    [
+                        {
+                            "type": "extra_forbidden",
+                            "loc": [key],
+                            "msg": f"Unknown config key {key!r}",
+                        }
+                    ],
+                )
         try:
             model = self.config_model.model_validate(raw)
         except ValidationError as exc:
-            raise RequestError(422, _errors_at(exc, loc)) from None
+            raise RequestError(422, validation_errors(exc)) from None
         config = model.model_dump(exclude_unset=True)
         configurable = config.get("configurable")
         if configurable and "configurable" not in self.config_keys:
@@ -164,7 +177,7 @@ class ConfigResolver:
         if cached is not None:
             self._hash_cache.move_to_end(config_hash)
             return cached
-        config = self.validate(decode_config_hash(config_hash), ("config_hash",))
+        config = self.validate(decode_config_hash(config_hash))
         self._hash_cache[config_hash] = config
         if len(self._hash_cache) > _HASH_CACHE_SIZE:
             self._hash_cache.popitem(last=False)
@@ -187,8 +200,10 @@ class ConfigResolver:
         config: dict[str, Any],
         request: Any,
         server_config: RunnableConfig | None = None,
+        endpoint: str | None = None,
     ) -> RunnableConfig:
-        """Steps 4-6: server config, the per-request modifier and the defaults."""
+        """Steps 4-6: server config, the per-request modifier and the defaults
+        (with the run metadata when `endpoint` runs the runnable)."""
         if server_config:
             config = dict(merge_configs(cast(RunnableConfig, config), server_config))
         if self._modifier is not None:
@@ -198,13 +213,13 @@ class ConfigResolver:
                 raise TypeError("per_req_config_modifier must return a dict")
         if self.run_name:
             config["run_name"] = self.run_name
+        if endpoint is not None:
+            config["metadata"] = {
+                **(config.get("metadata") or {}),
+                "__useragent": request.headers.get("user-agent"),
+                "__langserve_version": self._version,
+                "__langserve_endpoint": endpoint,
+            }
         if not config.get("run_id"):
             config["run_id"] = uuid.uuid4()
         return cast(RunnableConfig, config)
-
-
-def _errors_at(exc: ValidationError, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
-    return [
-        {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]

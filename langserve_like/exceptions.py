@@ -33,6 +33,7 @@ Connection failures stay httpx's own `httpx.TransportError` subclasses.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import httpx
@@ -68,7 +69,8 @@ class RequestError(LangServeError):
     """
 
     def __init__(self, status_code: int, detail: Any) -> None:
-        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        # reprlib: a detail may echo a client's input nested thousands of levels deep.
+        super().__init__(detail if isinstance(detail, str) else reprlib.repr(detail))
         self.status_code = status_code
         self.detail = detail
 

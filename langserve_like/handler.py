@@ -12,6 +12,7 @@ the `langserve_like` logger. The three streaming endpoints share one event gener
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import (
@@ -37,6 +38,7 @@ from langserve_like.protocol import (
     InvokeBody,
     check_content_type,
     create_request_models,
+    field_error,
     parse_batch_body,
     parse_invoke_body,
     parse_json,
@@ -46,7 +48,9 @@ from langserve_like.responses import (
     ClientDisconnected,
     cancel_on_disconnect,
     error_response,
+    invoke_output,
     json_response,
+    run_response,
     translated,
 )
 from langserve_like.schema import RouteSchemas, namespace_for
@@ -105,6 +109,7 @@ class APIHandler:
         error_mapper: ErrorMapper | None = None,
         expose_error_messages: bool = False,
         endpoints: Iterable[str] | None = None,
+        strict: bool = False,
     ) -> None:
         if not isinstance(runnable, Runnable):
             raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
@@ -148,6 +153,7 @@ class APIHandler:
             run_name=self.run_name,
             config_model=self.schemas.config_model,
             per_req_config_modifier=per_req_config_modifier,
+            strict=strict,
         )
         self.feedback = feedback_module.FeedbackService(
             sink=feedback_sink,
@@ -170,12 +176,17 @@ class APIHandler:
         self.max_batch_size = max_batch_size
         self.error_mapper = error_mapper
         self.expose_error_messages = expose_error_messages
+        self.strict = strict
+        # An empty list allows nothing; None allows everything.
         self._allow_list = (
-            frozenset(stream_log_name_allow_list) if stream_log_name_allow_list else None
+            None if stream_log_name_allow_list is None else frozenset(stream_log_name_allow_list)
         )
         self._events_version = astream_events_version
         self.models = create_request_models(
-            self.namespace, *self.schemas.docs_models(), max_batch_size=max_batch_size
+            self.namespace,
+            *self.schemas.docs_models(strict),
+            max_batch_size=max_batch_size,
+            strict=strict,
         )
         if self.graph is not None:
             self.models = self.graph.docs_models(self.models)
@@ -221,10 +232,10 @@ class APIHandler:
     ) -> tuple[InvokeBody, Any, RunnableConfig, Runnable[Any, Any]]:
         raw = await self._read_body(request)
         runnable = self._runnable_for(raw, endpoint)
-        body = parse_invoke_body(raw, endpoint)
+        body = parse_invoke_body(raw, endpoint, self.strict)
         client_config = self.config.client_config(body.config, config_hash)
-        value = self.schemas.validate_input(body.input, client_config, ("input",))
-        config = await self.config.finish(client_config, request, server_config)
+        value = self.schemas.validate_input(body.input, client_config)
+        config = await self.config.finish(client_config, request, server_config, endpoint)
         return body, value, config, runnable
 
     def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
@@ -281,6 +292,15 @@ class APIHandler:
         config["callbacks"] = [aggregator]
         return aggregator
 
+    async def _stream_tokens(self, run_id: Any) -> list[dict[str, Any]]:
+        # The response has started when the stream needs them: a LangSmith failure
+        # can only mean no token, not an error status.
+        try:
+            return await self._tokens(run_id) if self._tokens else []
+        except Exception:
+            logger.exception("Could not create a feedback token for run %s", run_id)
+            return []
+
     # --- endpoints -----------------------------------------------------------------
 
     @translated
@@ -298,16 +318,12 @@ class APIHandler:
         aggregator = self._aggregator(config)
         try:
             output = await cancel_on_disconnect(request, runnable.ainvoke(value, config))
-            result: dict[str, Any] = {
-                "output": output,
-                "metadata": {
-                    "run_id": str(run_id),
-                    "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
-                },
+            metadata = {
+                "run_id": str(run_id),
+                "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
             }
-            if aggregator is not None:
-                result["callback_events"] = aggregator.events
-            return json_response(self.serializer.dumps(result))
+            events = aggregator.events if aggregator is not None else None
+            return run_response(self.serializer, invoke_output(output), metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -323,7 +339,7 @@ class APIHandler:
     ) -> Response:
         raw = await self._read_body(request)
         runnable = self._runnable_for(raw, "batch")
-        body = parse_batch_body(raw, self.max_batch_size)
+        body = parse_batch_body(raw, self.max_batch_size, self.strict)
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
         client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
@@ -334,7 +350,8 @@ class APIHandler:
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
         ]
         configs = [
-            await self.config.finish(dict(c), request, server_config) for c in client_configs
+            await self.config.finish(dict(c), request, server_config, "batch")
+            for c in client_configs
         ]
         aggregators = [self._aggregator(c) for c in configs]
         run_ids = [str(c["run_id"]) for c in configs]
@@ -348,13 +365,10 @@ class APIHandler:
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids
             ]
-            result: dict[str, Any] = {
-                "output": outputs,
-                "metadata": {"responses": responses, "run_ids": run_ids},
-            }
-            if self.include_callback_events:
-                result["callback_events"] = [a.events for a in aggregators]
-            return json_response(self.serializer.dumps(result))
+            events = [a.events for a in aggregators] if self.include_callback_events else None
+            metadata = {"responses": responses, "run_ids": run_ids}
+            outputs = [invoke_output(output) for output in outputs]
+            return run_response(self.serializer, outputs, metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -382,15 +396,28 @@ class APIHandler:
             allow_list=self._allow_list,
             events_version=self._events_version,
         )
+        # The feedback token is fetched while the run starts; the metadata event
+        # that carries it goes first.
+        tokens = asyncio.ensure_future(self._stream_tokens(run_id)) if self._tokens else None
+        failed = None
         try:
             first = await cancel_on_disconnect(request, anext(source, DONE))
         except (ClientDisconnected, RunnableFailed):
             await source.aclose()
+            if tokens is not None:
+                tokens.cancel()
             raise
         except Exception as exc:
-            # Nothing was sent yet, so the failure can still be a real HTTP status.
             await source.aclose()
-            raise self._raise_failure(exc, run_id) from exc
+            first, failed = DONE, self._failure(exc, run_id)
+            if failed.status_code != 500:
+                # An error_mapper chose this status; nothing was sent yet, so it
+                # can still be the response's. A plain failure is an `error` event
+                # in a 200 stream, where LangServe's clients look for it.
+                if tokens is not None:
+                    tokens.cancel()
+                failed.run_id = str(run_id)  # type: ignore[attr-defined]
+                raise failed from exc
         shutting_down = {"status_code": 503, "message": SHUTTING_DOWN, "run_id": str(run_id)}
         return EventStreamResponse(
             frames(
@@ -401,6 +428,8 @@ class APIHandler:
                 aggregator,
                 serializer=self.serializer,
                 failure=self._failure,
+                tokens=tokens,
+                failed=failed,
             ),
             cancelled_frame=encode_event(ERROR, orjson.dumps(shutting_down)),
         )
@@ -446,16 +475,10 @@ class APIHandler:
             except orjson.JSONDecodeError:
                 body = None
             if not isinstance(body, dict):
-                raise RequestError(
-                    422,
-                    [
-                        {
-                            "type": "dict_type",
-                            "loc": ["query", "config"],
-                            "msg": "config must be a JSON object",
-                        }
-                    ],
+                error = field_error(
+                    ("query", "config"), "config must be a JSON object", "dict_type"
                 )
+                raise RequestError(422, [error])
         # The per-request modifier runs here too (LangServe skipped it, bug 5), so
         # config-based auth and tenancy also cover the schemas.
         config = await self.config.finish(self.config.client_config(body, config_hash), request)

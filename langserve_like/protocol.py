@@ -1,19 +1,21 @@
 """The wire protocol: endpoint names, SSE event names, request bodies.
 
-Request bodies are checked by hand rather than through a pydantic model on every
-request: the checks are few, the errors must name the offending field in
-LangServe's shape (`{"detail": [{"type", "loc", "msg"}]}`), and this is the hot
-path. The pydantic models built by `create_request_models` describe the same
-bodies for `/openapi.json`.
+A body's shape (an object with `input`, a `config` object, list-of-strings stream
+filters) is checked by small pydantic models, so a bad body gets pydantic's own
+error items (`type`, `loc`, `msg`, `input`, `ctx`, `url`) exactly as LangServe's
+clients and tests expect them. Keys a route does not know are ignored, as
+LangServe ignored them; `strict=True` routes refuse them instead. The pydantic
+models built by `create_request_models` describe the same bodies for `/openapi.json`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from langserve_like.exceptions import PayloadTooLarge, RequestError
 
@@ -35,6 +37,7 @@ __all__ = [
     "parse_batch_body",
     "parse_invoke_body",
     "parse_json",
+    "validation_errors",
 ]
 
 EndpointName = Literal[
@@ -65,21 +68,12 @@ STREAM_FILTERS = (
     "exclude_types",
     "exclude_tags",
 )
-_INVOKE_KEYS = frozenset({"input", "config", "kwargs"})
-_STREAM_KEYS = _INVOKE_KEYS | {"callback_events"}
-# `diff` and `version` are sent by LangServe's clients and have no effect.
-_STREAM_LOG_KEYS = _STREAM_KEYS | {"diff", "version", *STREAM_FILTERS}
-_ALLOWED_KEYS = {
-    "invoke": _INVOKE_KEYS,
-    "stream": _STREAM_KEYS,
-    "stream_log": _STREAM_LOG_KEYS,
-    "stream_events": _STREAM_LOG_KEYS,
-}
 _JSON_CONTENT_TYPES = (
     "application/json",
     "application/x-www-form-urlencoded",
     "text/plain",
 )
+_INVALID_JSON = RequestError(422, ["Invalid JSON body"])
 
 
 def field_error(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> dict[str, Any]:
@@ -88,6 +82,23 @@ def field_error(loc: tuple[str | int, ...], msg: str, kind: str = "value_error")
 
 def _reject(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> RequestError:
     return RequestError(422, [field_error(loc, msg, kind)])
+
+
+def validation_errors(exc: ValidationError, loc: tuple[str | int, ...] = ()) -> list[Any]:
+    """pydantic's own error items, as LangServe answered them, under `loc`."""
+    errors: list[Any] = exc.errors()
+    for error in errors:
+        if loc:
+            error["loc"] = (*loc, *error["loc"])
+        ctx = error.get("ctx")
+        if ctx:  # a `ctx` may hold the exception a validator raised: send its text
+            error["ctx"] = {
+                k: v if isinstance(v, _JSON_SCALARS) else str(v) for k, v in ctx.items()
+            }
+    return errors
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -103,34 +114,77 @@ def check_content_type(content_type: str | None) -> None:
 def parse_json(body: bytes, max_size: int) -> Any:
     if len(body) > max_size:
         raise PayloadTooLarge(max_size)
-    if not body:
-        raise _reject(("body",), "Request body is empty: send a JSON object", "json_invalid")
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _reject(("body",), f"Invalid JSON body: {exc}", "json_invalid") from None
+    except orjson.JSONDecodeError:
+        raise RequestError(422, _INVALID_JSON.detail) from None
 
 
-def _check_object(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise _reject((), "Request body must be a JSON object", "model_type")
-    unknown = body.keys() - allowed
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _reject((key,), f"Unknown field {key!r}", "extra_forbidden")
-    return body
+# The body models. Their class names appear in pydantic's message for a body that
+# is not an object ("... instance of InvokeRequestShallowValidator"), which
+# LangServe's users may match on, so they keep LangServe's names. `config: null`
+# is a 422 here (LangServe crashed with a 500).
+_Filter = Sequence[str] | None
 
 
-# LangChain.js streamEvents always sends `{"version": "v1"|"v2"}`; the event
-# schema is fixed server-side (`astream_events_version`), as it was in LangServe.
+class InvokeRequestShallowValidator(BaseModel):
+    input: Any
+    config: dict[str, Any] = Field(default_factory=dict)
+    kwargs: Any = None
+    # Ours: a langserve_like client asks for callback events on streams.
+    callback_events: bool = False
+
+
+class StreamLogRequestShallowValidator(InvokeRequestShallowValidator):
+    include_names: _Filter = None
+    include_types: _Filter = None
+    include_tags: _Filter = None
+    exclude_names: _Filter = None
+    exclude_types: _Filter = None
+    exclude_tags: _Filter = None
+    # Sent by LangServe's clients (LangChain.js also as `kwargs.version`); the
+    # event schema is fixed server-side by `astream_events_version`, as it was.
+    diff: Any = None
+    version: Any = None
+
+
+class BatchRequestShallowValidator(BaseModel):
+    inputs: list[Any]
+    config: dict[str, Any] | list[dict[str, Any]] | None = None
+    kwargs: Any = None
+
+
+def _strict(model: type[BaseModel]) -> type[BaseModel]:
+    """The same body model refusing unknown keys, for `strict=True` routes."""
+    namespace = {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
+    return type(model.__name__, (model,), namespace)
+
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {
+    "invoke": InvokeRequestShallowValidator,
+    "stream": InvokeRequestShallowValidator,
+    "stream_log": StreamLogRequestShallowValidator,
+    "stream_events": StreamLogRequestShallowValidator,
+    "batch": BatchRequestShallowValidator,
+}
+_STRICT_BODY_MODELS = {name: _strict(model) for name, model in _BODY_MODELS.items()}
+
+
+def _validate(body: Any, endpoint: str, strict: bool) -> Any:
+    try:
+        model = (_STRICT_BODY_MODELS if strict else _BODY_MODELS)[endpoint]
+        return model.__pydantic_validator__.validate_python(body)
+    except ValidationError as exc:
+        raise RequestError(422, validation_errors(exc)) from None
+
+
+# LangChain.js streamEvents always sends `kwargs: {"version": "v1"|"v2"}`.
 _IGNORED_KWARGS = frozenset({"version"})
 
 
-def _check_kwargs(body: dict[str, Any], *, batch: bool = False) -> None:
-    # LangServe accepted and silently ignored `kwargs`; clients send `{}` (or a
-    # list of them from LangChain.js batch). Anything else would be ignored,
-    # so say so instead.
-    kwargs = body.get("kwargs")
+def _check_kwargs(kwargs: Any, *, batch: bool = False) -> None:
+    """strict=True only: `kwargs` other than what the clients send by default
+    would be ignored, so say so instead."""
     items = kwargs if batch and isinstance(kwargs, list) else [kwargs]
     if all(
         item is None or (isinstance(item, dict) and item.keys() <= _IGNORED_KWARGS)
@@ -138,21 +192,6 @@ def _check_kwargs(body: dict[str, Any], *, batch: bool = False) -> None:
     ):
         return
     raise _reject(("kwargs",), "kwargs are not supported; pass options in `config`")
-
-
-def _check_config(value: Any, loc: tuple[str | int, ...]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _reject(loc, "config must be a JSON object", "dict_type")
-    return value
-
-
-def _check_filter(body: dict[str, Any], name: str) -> list[str] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _reject((name,), f"{name} must be a list of strings or null", "list_type")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,50 +208,38 @@ class BatchBody:
     config: dict[str, Any] | list[dict[str, Any]] | None
 
 
-def parse_invoke_body(body: Any, endpoint: str) -> InvokeBody:
+def parse_invoke_body(body: Any, endpoint: str, strict: bool = False) -> InvokeBody:
     """Check the body of invoke, stream, stream_log and stream_events."""
-    body = _check_object(body, _ALLOWED_KEYS[endpoint])
-    if "input" not in body:
-        raise _reject(("input",), "Field required", "missing")
-    config = body.get("config")
-    if "config" in body:
-        config = _check_config(config, ("config",))
-    _check_kwargs(body)
-    callback_events = body.get("callback_events", False)
-    if not isinstance(callback_events, bool):
-        raise _reject(("callback_events",), "callback_events must be a boolean", "bool_type")
+    model = _validate(body, endpoint, strict)
+    if strict:
+        _check_kwargs(model.kwargs)
     filters = None
     if endpoint in ("stream_log", "stream_events"):
-        filters = {name: _check_filter(body, name) for name in STREAM_FILTERS}
-        if body.get("diff") is not None and not isinstance(body["diff"], bool):
-            raise _reject(("diff",), "diff must be a boolean or null", "bool_type")
-    return InvokeBody(body["input"], config, callback_events, filters)
+        filters = {
+            name: None if (value := getattr(model, name)) is None else list(value)
+            for name in STREAM_FILTERS
+        }
+    return InvokeBody(model.input, model.config, model.callback_events, filters)
 
 
-def parse_batch_body(body: Any, max_batch_size: int) -> BatchBody:
-    body = _check_object(body, _INVOKE_KEYS - {"input"} | {"inputs"})
-    inputs = body.get("inputs")
-    if "inputs" not in body:
-        raise _reject(("inputs",), "Field required", "missing")
-    if not isinstance(inputs, list):
-        raise _reject(("inputs",), "inputs must be a JSON array", "list_type")
+def parse_batch_body(body: Any, max_batch_size: int, strict: bool = False) -> BatchBody:
+    if isinstance(body, dict) and "config" in body and body["config"] is None:
+        raise RequestError(422, "Value for 'config' key must be a dict or list if provided")
+    model = _validate(body, "batch", strict)
+    if strict:
+        _check_kwargs(model.kwargs, batch=True)
+    inputs, config = model.inputs, model.config
     if len(inputs) > max_batch_size:
         raise _reject(
             ("inputs",),
             f"Batch has {len(inputs)} inputs; the limit is {max_batch_size}",
             "too_long",
         )
-    config = body.get("config")
-    if isinstance(config, list):
-        if len(config) != len(inputs):
-            raise RequestError(
-                422,
-                f"Number of configs ({len(config)}) must match number of inputs ({len(inputs)})",
-            )
-        config = [_check_config(item, ("config", i)) for i, item in enumerate(config)]
-    elif "config" in body and not isinstance(config, dict):
-        raise RequestError(422, "Value for 'config' key must be a dict or list if provided")
-    _check_kwargs(body, batch=True)
+    if isinstance(config, list) and len(config) != len(inputs):
+        raise RequestError(
+            422,
+            f"Number of configs ({len(config)}) must match number of inputs ({len(inputs)})",
+        )
     return BatchBody(inputs, config)
 
 
@@ -220,23 +247,32 @@ def parse_batch_body(body: Any, max_batch_size: int) -> BatchBody:
 
 
 class FieldError(BaseModel):
+    """One of pydantic's error items, as LangServe sent them."""
+
     type: str
     loc: list[str | int]
     msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+    url: str | None = None
 
 
 class ErrorResponse(BaseModel):
     """Every error answer: `detail` names the problem, as a message or field by field."""
 
-    detail: str | list[FieldError]
+    detail: str | list[FieldError | str]
     run_id: str | None = Field(default=None, description="Only when a run failed")
 
 
 class IgnoredKwargs(BaseModel):
-    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`); ignored."""
+    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`);
+    what a `strict=True` route accepts (others accept and ignore anything)."""
 
     model_config = ConfigDict(extra="forbid")
     version: Any = None
+
+
+_IGNORED = Field(default=None, description="Accepted and ignored, as by LangServe")
 
 
 class RunMetadata(BaseModel):
@@ -291,13 +327,17 @@ def create_request_models(
     output_model: type[BaseModel],
     config_model: type[BaseModel],
     max_batch_size: int,
+    strict: bool = False,
 ) -> RequestModels:
-    """Models named `<namespace>InvokeRequest`, … so two routes never collide."""
-    forbid = ConfigDict(extra="forbid")
+    """Models named `<namespace>InvokeRequest`, … so two routes never collide.
+
+    Unknown keys are allowed (and ignored) unless the route is `strict`."""
+    forbid = ConfigDict(extra="forbid" if strict else "ignore")
+    kwargs: Any = (IgnoredKwargs | None, None) if strict else (Any, _IGNORED)
     common: dict[str, Any] = {
         # Optional but not nullable: `config: null` is a 422 (LangServe answered 500).
         "config": (config_model, _OPTIONAL),
-        "kwargs": (IgnoredKwargs | None, None),
+        "kwargs": kwargs,
     }
     invoke = create_model(
         f"{namespace}InvokeRequest",
@@ -313,7 +353,7 @@ def create_request_models(
         **common,
     )
     filters: dict[str, Any] = {name: (list[str] | None, None) for name in STREAM_FILTERS}
-    filters["diff"] = (bool | None, None)
+    filters["diff"] = filters["version"] = (Any, _IGNORED)
     stream_log = create_model(f"{namespace}StreamLogRequest", __base__=stream, **filters)
     stream_events = create_model(f"{namespace}StreamEventsRequest", __base__=stream, **filters)
     batch_config: Any = config_model | list[config_model]  # type: ignore[valid-type]
@@ -325,7 +365,7 @@ def create_request_models(
             batch_config,
             _optional("One config for all inputs, or one per input"),
         ),
-        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None),
+        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None) if strict else kwargs,
     )
     invoke_response = create_model(
         f"{namespace}InvokeResponse",

@@ -14,19 +14,23 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import orjson
+from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcrete
 from starlette.requests import Request
 from starlette.responses import Response
 
 from langserve_like.disconnect import DisconnectWatch
 from langserve_like.exceptions import RequestError, RunnableFailed
 from langserve_like.lifecycle import in_flight
+from langserve_like.serialization import Serializer
 
 __all__ = [
     "SHUTTING_DOWN",
     "ClientDisconnected",
     "cancel_on_disconnect",
     "error_response",
+    "invoke_output",
     "json_response",
+    "run_response",
     "translated",
 ]
 
@@ -63,14 +67,53 @@ def json_response(
     return _JSONResponse(content, status_code)
 
 
+def run_response(
+    serializer: Serializer, output: Any, metadata: dict[str, Any], events: Any
+) -> Response:
+    """The invoke/batch answer. Only the output (and the callback events, which
+    carry outputs too) goes through the serializer, as in LangServe, so a custom
+    serializer sees the runnable's values rather than the whole envelope."""
+    body = b'{"output":' + _as_bytes(serializer.dumps(output))
+    body += b',"metadata":' + orjson.dumps(metadata)
+    if events is not None:
+        body += b',"callback_events":' + _as_bytes(serializer.dumps(events))
+    return json_response(body + b"}")
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    # A LangServe-era serializer may return str from `dumps`.
+    return data.encode() if isinstance(data, str) else data
+
+
+def invoke_output(output: Any) -> Any:
+    """A ChatPromptValue as LangServe's invoke and batch answered it: tagged
+    `ChatPromptValueConcrete`, the class its clients decode (streams send it untagged)."""
+    if type(output) is ChatPromptValue:
+        return ChatPromptValueConcrete.model_construct(messages=output.messages)
+    return output
+
+
 def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
     """The single place where errors become HTTP responses."""
     if isinstance(exc, RequestError):
-        return json_response(orjson.dumps({"detail": exc.detail}), exc.status_code)
+        try:
+            content = orjson.dumps({"detail": exc.detail})
+        except orjson.JSONEncodeError:
+            # The echoed `input` of an error item is nested deeper than JSON
+            # encoders go: the item without it still names the field.
+            content = orjson.dumps({"detail": _without_inputs(exc.detail)})
+        return json_response(content, exc.status_code)
     body: dict[str, Any] = {"detail": exc.message}
     if run_id:
         body["run_id"] = run_id
     return json_response(orjson.dumps(body), exc.status_code, exc.headers)
+
+
+def _without_inputs(detail: Any) -> Any:
+    return [
+        {k: v for k, v in item.items() if k != "input"} if isinstance(item, dict) else item
+        for item in detail
+    ]
 
 
 def translated(method: _Method) -> _Method:

@@ -273,6 +273,7 @@ def add_routes(
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     error_mapper: ErrorMapper | None = None,
     expose_error_messages: bool = False,
+    strict: bool = False,
 ) -> APIHandler:
     """Serve `runnable` under `path`: invoke, batch, stream, stream_log,
     stream_events, input_schema, output_schema, config_schema and playground/,
@@ -280,7 +281,8 @@ def add_routes(
 
     The options are LangServe's (see the README's table), plus `feedback_sink`,
     `max_body_size` (413 above it), `max_batch_size` (422 above it),
-    `error_mapper` (exception -> status) and `expose_error_messages`.
+    `error_mapper` (exception -> status), `expose_error_messages` and `strict`
+    (422 for body keys, config keys and `kwargs` that LangServe silently ignored).
     """
     if not isinstance(runnable, Runnable):
         raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
@@ -323,6 +325,7 @@ def add_routes(
         error_mapper=error_mapper,
         expose_error_messages=expose_error_messages,
         endpoints=core,
+        strict=strict,
     )
     router = app.router if isinstance(app, FastAPI) else app
     _register(router, handler, path, list(dependencies or ()))

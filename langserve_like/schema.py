@@ -29,6 +29,7 @@ from pydantic import (
 
 from langserve_like.config import CLIENT_CONFIG_KEYS
 from langserve_like.exceptions import RequestError
+from langserve_like.protocol import validation_errors
 
 __all__ = [
     "CustomUserType",
@@ -87,12 +88,12 @@ def _named(model: type[BaseModel], name: str) -> type[BaseModel]:
     return named
 
 
-def _documented_config(model: type[BaseModel], name: str) -> type[BaseModel]:
+def _documented_config(model: type[BaseModel], name: str, strict: bool) -> type[BaseModel]:
     """The config model for /docs: the keys the route validates, the keys it accepts
-    and ignores (so the document matches what a request may carry), nothing else."""
+    and ignores; any other key too, unless the route is `strict`."""
 
     class Strict(model):  # type: ignore[misc,valid-type]
-        model_config = ConfigDict(extra="forbid")
+        model_config = ConfigDict(extra="forbid" if strict else "ignore")
 
     ignored: dict[str, Any] = {
         key: (
@@ -154,12 +155,14 @@ class RouteSchemas:
             str, tuple[type[BaseModel], type[BaseModel], type[BaseModel]]
         ] = OrderedDict()
 
-    def docs_models(self) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    def docs_models(
+        self, strict: bool = False
+    ) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
         """Input, output and config models renamed `<namespace>Input`, … for /docs."""
         return (
             _named(self.input_model, f"{self.namespace}Input"),
             _named(self.output_model, f"{self.namespace}Output"),
-            _documented_config(self.config_model, f"{self.namespace}Config"),
+            _documented_config(self.config_model, f"{self.namespace}Config", strict),
         )
 
     def _for_config(
@@ -212,11 +215,7 @@ class RouteSchemas:
         try:
             validated = model.__pydantic_validator__.validate_python(value)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_input=False)
-            detail = [
-                {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"]} for e in errors
-            ]
-            raise RequestError(422, detail) from None
+            raise RequestError(422, validation_errors(exc, loc)) from None
         except Exception as exc:  # a LangChain class's own validator choked on the input
             msg = f"Input could not be validated ({type(exc).__name__})"
             raise RequestError(

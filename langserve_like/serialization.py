@@ -48,7 +48,6 @@ from langchain_core.outputs import (
     LLMResult,
 )
 from langchain_core.prompt_values import (
-    ChatPromptValue,
     ChatPromptValueConcrete,
     StringPromptValue,
 )
@@ -114,10 +113,7 @@ def default_encoder(obj: Any) -> Any:
         # serialize_as_any keeps subclass fields of nested messages (an AIMessage's
         # tool_calls inside an AgentActionMessageLog), which the declared field type
         # (BaseMessage) would drop.
-        dumped = obj.model_dump(serialize_as_any=True)
-        if isinstance(obj, ChatPromptValue) and "type" not in dumped:
-            dumped["type"] = "ChatPromptValue"
-        return dumped
+        return obj.model_dump(serialize_as_any=True)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     raise TypeError(
@@ -144,11 +140,11 @@ def _decode(obj: Any) -> Any:
 
 
 class Serializer(abc.ABC):
-    """Turns what runnables produce into JSON bytes and back."""
+    """Turns what runnables produce into JSON bytes and back.
 
-    @abc.abstractmethod
-    def dumpd(self, obj: Any) -> Any:
-        """Return a JSON-compatible Python value for `obj`."""
+    As in LangServe, a subclass implements `dumps` and `loadd`; `dumpd` and
+    `loads` are derived from them (and may be overridden, to skip a round trip).
+    """
 
     @abc.abstractmethod
     def dumps(self, obj: Any) -> bytes:
@@ -158,9 +154,13 @@ class Serializer(abc.ABC):
     def loadd(self, obj: Any) -> Any:
         """Turn a JSON-compatible value back into rich objects."""
 
-    @abc.abstractmethod
+    def dumpd(self, obj: Any) -> Any:
+        """Return a JSON-compatible Python value for `obj`."""
+        return orjson.loads(self.dumps(obj))
+
     def loads(self, s: bytes | str) -> Any:
         """Parse JSON and turn it back into rich objects."""
+        return self.loadd(orjson.loads(s))
 
 
 class WellKnownLCSerializer(Serializer):
@@ -175,9 +175,6 @@ class WellKnownLCSerializer(Serializer):
         except orjson.JSONEncodeError as exc:
             # orjson replaces the default hook's message with its own terse one.
             raise TypeError(str(exc.__cause__ or exc)) from exc
-
-    def dumpd(self, obj: Any) -> Any:
-        return orjson.loads(self.dumps(obj))
 
     def loadd(self, obj: Any) -> Any:
         return _decode(obj)

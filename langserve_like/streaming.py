@@ -7,10 +7,10 @@ the wire sequence `metadata, data*, end` (or `..., error`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
-import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langserve_like.exceptions import RunnableFailed
@@ -59,6 +59,9 @@ def event_source(
     dumps = serializer.dumps
     if kind == "stream":
         return _agen(runnable.astream(value, config)), dumps
+    if allow_list is not None and not allow_list:
+        # An empty allow list allows nothing: the run happens, no data event is sent.
+        return _agen(runnable.astream(value, config)), lambda _: None
     if kind == "stream_log":
         if allow_list is not None:
             asked = filters.get("include_names")
@@ -95,13 +98,24 @@ async def frames(
     *,
     serializer: Serializer,
     failure: Callable[[BaseException, Any], RunnableFailed],
+    tokens: Awaitable[list[dict[str, Any]]] | None = None,
+    failed: RunnableFailed | None = None,
 ) -> AsyncIterator[bytes]:
     """metadata, data*, end (or error): the one generator behind all three streams.
 
     Callback events recorded meanwhile go out as `callback` frames, before the
-    `error` frame too, so a client's tracer sees the server run fail.
+    `error` frame too, so a client's tracer sees the server run fail. `failed`:
+    the run failed before its first item.
     """
-    yield encode_event(METADATA, orjson.dumps({"run_id": run_id}))
+    metadata: dict[str, Any] = {"run_id": run_id}
+    if tokens is not None:
+        metadata["feedback_tokens"] = await tokens
+    # The metadata and error payloads are written as LangServe wrote them, with
+    # json.dumps's spacing, so the frame is byte-identical.
+    yield encode_event(METADATA, json.dumps(metadata).encode())
+    if failed is not None:
+        yield _error_frame(failed, run_id)
+        return
     item = first
     try:
         while item is not DONE:
@@ -112,21 +126,20 @@ async def frames(
                 yield _callback_frames(aggregator, serializer)
             item = await anext(source, DONE)
     except Exception as exc:
-        failed = failure(exc, run_id)
         if aggregator is not None and aggregator.events:
             yield _callback_frames(aggregator, serializer)
-        error = {
-            "status_code": failed.status_code,
-            "message": failed.message,
-            "run_id": run_id,
-        }
-        yield encode_event(ERROR, orjson.dumps(error))
+        yield _error_frame(failure(exc, run_id), run_id)
         return
     finally:
         await source.aclose()
     if aggregator is not None and aggregator.events:
         yield _callback_frames(aggregator, serializer)
     yield encode_event(END)
+
+
+def _error_frame(failed: RunnableFailed, run_id: str) -> bytes:
+    error = {"status_code": failed.status_code, "message": failed.message, "run_id": run_id}
+    return encode_event(ERROR, json.dumps(error).encode())
 
 
 def _callback_frames(aggregator: Any, serializer: Serializer) -> bytes:

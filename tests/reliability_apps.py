@@ -119,6 +119,8 @@ def make_zoo_app(*, hostile: bool = True) -> FastAPI:
         add_routes(app, configurable_template(), path="/template")
         # The same, but the server does not let clients configure it.
         add_routes(app, configurable_template(), path="/locked", config_keys=())
+        # `strict=True`: what LangServe ignored (unknown keys, kwargs) is a 422.
+        add_routes(app, RunnableLambda(add_one), path="/strict", strict=True)
     return app
 
 

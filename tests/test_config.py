@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 import pytest
@@ -5,10 +6,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
+import langserve_like
 from langserve_like import add_routes
 from langserve_like.config import MAX_CONFIG_HASH_LENGTH, decode_config_hash, encode_config_hash
 from langserve_like.exceptions import RequestError
 from tests import runnables
+from tests.sse_util import sse_events
 
 YO = {"configurable": {"template": "Yo {who}"}}
 
@@ -112,7 +115,8 @@ def test_config_wrong_value_type_is_422_at_the_config_field(client: TestClient) 
     body = {"input": {"name": "x"}, "config": {"configurable": {"template": 5}}}
     response = client.post("/prompt/invoke", json=body)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["config", "configurable", "template"]
+    # LangServe's loc: relative to the config.
+    assert response.json()["detail"][0]["loc"] == ["configurable", "template"]
 
 
 def test_config_configurable_disallowed_by_config_keys_is_422(client: TestClient) -> None:
@@ -125,20 +129,37 @@ def test_config_keys_outside_config_keys_are_dropped(client: TestClient) -> None
     body = {"input": 1, "config": {"tags": ["t"], "metadata": {"m": 1}, "recursion_limit": 5}}
     out = client.post("/defaults/invoke", json=body).json()["output"]
     assert out["tags"] == []
-    assert out["metadata"] == {}
+    assert "m" not in out["metadata"]
     assert out["recursion_limit"] == 25
     out = client.post("/echo/invoke", json=body).json()["output"]
     assert out["tags"] == ["t"]
-    assert out["metadata"] == {}
+    assert "m" not in out["metadata"]
 
 
-def test_config_run_name_is_the_route_and_no_internal_metadata_is_added(client: TestClient) -> None:
-    # LangServe added __useragent and __langserve_version to every run (bug 4).
+def test_config_run_sees_langserves_run_metadata_that_clients_never_see(
+    client: TestClient,
+) -> None:
+    # User code and tracers read these, as with LangServe; LangServe also sent them
+    # to clients in stream_log and callback events (bug 4), which we do not.
     out = client.post("/echo/invoke", json={"input": 1}).json()["output"]
-    assert out["metadata"] == {}
-    events = client.post("/echo/stream_events", json={"input": 1}).text
-    assert '"name":"/echo"' in events
-    assert "__" not in events
+    assert out["metadata"] == {
+        "__useragent": "testclient",
+        "__langserve_version": langserve_like.__version__,
+        "__langserve_endpoint": "invoke",
+    }
+    for endpoint in ("stream_log", "stream_events"):
+        events = sse_events(client, f"/echo/{endpoint}", {"input": 1})
+        assert '"name": "/echo"' in json.dumps(events)
+        assert all("__" not in json.dumps(_event_metadata(data)) for _, data in events)
+
+
+def _event_metadata(data: Any) -> list[Any]:
+    """The metadata of a stream_events event or of the log entries in a patch."""
+    if not isinstance(data, dict):
+        return []
+    ops = data.get("ops", [])
+    entries = [op["value"] for op in ops if op["path"].startswith("/logs/")]
+    return [data.get("metadata")] + [e.get("metadata") for e in entries if isinstance(e, dict)]
 
 
 @pytest.mark.parametrize("route", ["/mod", "/amod"])

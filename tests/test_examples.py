@@ -482,7 +482,7 @@ def test_examples_widgets_file_upload_and_chat(example: Any) -> None:
     assert streamed["preview"] == "hello\nworld\n"
     bad = client.post("/file/invoke", json={"input": {"file": "not base64!"}})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"] == ["input", "file"]
+    assert bad.json()["detail"][0]["loc"] == ["file"]  # LangServe's loc: relative to the input
 
     file_schema = client.get("/file/input_schema").json()["properties"]["file"]
     assert file_schema["widget"]["type"] == "base64file"

@@ -1,5 +1,6 @@
 from typing import Any
 
+import orjson
 import pytest
 from langchain_core.agents import AgentAction, AgentActionMessageLog, AgentFinish
 from langchain_core.documents import Document
@@ -16,7 +17,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, LLMResult
 from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcrete, StringPromptValue
 
-from langserve_like.serialization import WellKnownLCSerializer
+from langserve_like.serialization import Serializer, WellKnownLCSerializer
 
 SERIALIZER = WellKnownLCSerializer()
 TOOL_CALL = {"name": "search", "args": {"q": "x"}, "id": "call-1", "type": "tool_call"}
@@ -50,6 +51,25 @@ def test_serializer_round_trips_well_known_objects(obj: Any) -> None:
     decoded = SERIALIZER.loads(SERIALIZER.dumps({"value": [obj]}))["value"][0]
     assert type(decoded) is type(obj)
     assert decoded == obj
+
+
+def test_serializer_dumps_chat_prompt_value_untagged_like_langserve() -> None:
+    # What ChatPromptTemplate returns; LangServe's streams carry it without a `type`.
+    value = ChatPromptValue(messages=[HumanMessage(content="x")])
+    assert SERIALIZER.dumpd(value) == {"messages": [SERIALIZER.dumpd(HumanMessage(content="x"))]}
+
+
+def test_serializer_written_for_langserve_needs_only_dumps_and_loadd() -> None:
+    class Upper(Serializer):
+        def dumps(self, obj: Any) -> bytes:
+            return orjson.dumps(obj.upper() if isinstance(obj, str) else obj)
+
+        def loadd(self, obj: Any) -> Any:
+            return obj.lower() if isinstance(obj, str) else obj
+
+    serializer = Upper()
+    assert serializer.dumpd("hi") == "HI"
+    assert serializer.loads(b'"HI"') == "hi"
 
 
 def test_serializer_keeps_tool_calls_of_nested_messages() -> None:

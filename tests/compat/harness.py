@@ -48,23 +48,18 @@ def normalize(value: Any) -> Any:
 
     Run ids, message ids and timestamps are fresh per request, ports differ,
     internal `__*` metadata (LangServe leaks it into stream_log, protocol.md §13.4)
-    is not part of the contract, nor is the type tag of a ChatPromptValue.
+    is not part of the contract.
     """
     if isinstance(value, str):
         value = _UUID.sub("<uuid>", value)
         value = _TIMESTAMP.sub("<time>", value)
         return _LOOPBACK.sub("<host>", value)
     if isinstance(value, dict):
-        view = {
+        return {
             key: normalize(item)
             for key, item in value.items()
             if key == "__class__" or not key.startswith("__")
         }
-        if "messages" in view and view.get("type") == "ChatPromptValue":
-            # Deliberate: we tag ChatPromptValue so it can be decoded; LangServe
-            # dumps it untagged. Both clients ignore the extra key.
-            del view["type"]
-        return view
     if isinstance(value, list):
         return [normalize(item) for item in value]
     return value
