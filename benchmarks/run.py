@@ -35,6 +35,10 @@ OUT = ROOT / "benchmarks" / "out"
 NAMES = ("ours", "langserve", "floor")
 # The bare routes (apps/bare.py) answer these, and are only measured under callgrind.
 BARE_SCENARIOS = ("invoke", "batch10", "chat", "invoke_sync", "batch10_sync")
+# Measured under callgrind only: the bare routes, the orjson floor and the raw route
+# (apps/raw.py), which every callgrind row is also reported against.
+CALLGRIND_ONLY = ("bare", "floor_orjson", "raw")
+RAW_COLUMNS = ("ours", "langserve", "floor", "floor_orjson")
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ def make_servers(ours_python: str, langserve_python: str) -> list[Server]:
         # The floor runs in LangServe's virtualenv for sse-starlette 1.8 (README.md).
         Server("floor", langserve_python, "benchmarks.apps.floor:app"),
         Server("bare", ours_python, "benchmarks.apps.bare:app"),
+        Server("floor_orjson", langserve_python, "benchmarks.apps.floor_orjson:app"),
+        Server("raw", ours_python, "benchmarks.apps.raw:app"),
     ]
 
 
@@ -174,6 +180,21 @@ def verify(server: Server, scenarios: tuple[Scenario, ...], times: int = 3) -> N
         client.close()
 
 
+def instructions(
+    server: Server, client: Http, scenario: Scenario, count: int, keep: Path | None = None
+) -> float:
+    """Instructions per request of `scenario` on a server under callgrind (after two
+    unmeasured requests); `keep` keeps the dump for callgrind_annotate."""
+    for _ in range(2):
+        client.post(scenario.path, scenario.body)
+    server.callgrind_zero()
+    for _ in range(count):
+        status, raw = client.post(scenario.path, scenario.body)
+        if status != 200 or not scenario.check(raw):
+            raise RuntimeError(f"{server.name} {scenario.path}: {raw[:300]!r}")
+    return server.callgrind_dump(keep) / count
+
+
 def callgrind_phase(servers: list[Server], results: Results, scale: float) -> None:
     for server in servers:
         log(f"callgrind: starting {server.name} under valgrind")
@@ -185,14 +206,7 @@ def callgrind_phase(servers: list[Server], results: Results, scale: float) -> No
             client = Http(server.port, timeout=600)
             for scenario in scenarios:
                 count = max(2, round(scenario.callgrind_requests * scale))
-                for _ in range(2):
-                    client.post(scenario.path, scenario.body)
-                server.callgrind_zero()
-                for _ in range(count):
-                    status, raw = client.post(scenario.path, scenario.body)
-                    if status != 200 or not scenario.check(raw):
-                        raise RuntimeError(f"{server.name} {scenario.path}: {raw[:300]!r}")
-                per_request = server.callgrind_dump() / count
+                per_request = instructions(server, client, scenario, count)
                 results[scenario.key]["ir"][server.name] = per_request
                 log(f"callgrind: {server.name} {scenario.key}: {per_request:,.0f} Ir/request")
             client.close()
@@ -330,6 +344,27 @@ def bare_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def raw_table(results: Results) -> str:
+    """Instructions per response of every server, and each as a ratio to the raw route."""
+    names = ", ".join(RAW_COLUMNS)
+    lines = [
+        f"| scenario | raw | {' | '.join(RAW_COLUMNS)} | {names} (÷ raw) |",
+        "|---|---:|" + "---:|" * len(RAW_COLUMNS) + "---|",
+    ]
+    for scenario in SCENARIOS:
+        values = results.get(scenario.key, {}).get("ir", {})
+        raw = values.get("raw")
+        if not raw:
+            continue
+        figures = " | ".join(_fmt(values.get(n)) for n in RAW_COLUMNS)
+        ratios = " / ".join(
+            f"{values[n] / raw:.2f}×" if values.get(n) is not None else "–" for n in RAW_COLUMNS
+        )
+        label = scenario.label.replace("|", "\\|")
+        lines.append(f"| {label} | {_fmt(raw)} | {figures} | {ratios} |")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, str]:
     cpu = next(
         (
@@ -363,7 +398,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--server",
-        choices=(*NAMES, "bare"),
+        choices=(*NAMES, *CALLGRIND_ONLY),
         action="append",
         help="measure only these (repeatable)",
     )
@@ -397,7 +432,7 @@ def main() -> int:
     if "callgrind" in phases:
         callgrind_phase(servers, results, 0.5 if args.quick else 1.0)
     servers_by_name = {s.name: s for s in servers}
-    servers = [s for s in servers if s.name != "bare"]  # callgrind only
+    servers = [s for s in servers if s.name not in CALLGRIND_ONLY]
     if phases - {"callgrind"}:
         try:
             for server in servers:
@@ -424,6 +459,9 @@ def main() -> int:
     text, all_met = table(ordered)
     if "bare" in servers_by_name and "callgrind" in phases:
         text += "\n\n" + bare_table(ordered)
+    if "raw" in servers_by_name and "callgrind" in phases:
+        text += "\n\nEvery server against the raw route (instructions / response):\n\n"
+        text += raw_table(ordered)
     info = machine()
     header = (
         f"{started:%Y-%m-%d %H:%M} · commit {info['commit']} · {info['cpu']} · "

@@ -141,8 +141,9 @@ class Server:
     def callgrind_zero(self) -> None:
         self._control("-z")
 
-    def callgrind_dump(self) -> int:
-        """Instructions executed since the last zero (all threads)."""
+    def callgrind_dump(self, keep: Path | None = None) -> int:
+        """Instructions executed since the last zero (all threads); the dump is moved
+        to `keep` (for callgrind_annotate) or deleted."""
         self._control("-d")
         self._dumps += 1
         path = Path(f"{self.callgrind_prefix}.{self.pid}.{self._dumps}")
@@ -151,6 +152,9 @@ class Server:
             time.sleep(0.1)  # the dump is written asynchronously by the server
         for line in path.read_text().splitlines():
             if line.startswith("summary:"):
-                path.unlink()
+                if keep is None:
+                    path.unlink()
+                else:
+                    path.replace(keep)
                 return int(line.split()[1])
         raise RuntimeError(f"no summary line in {path}")
