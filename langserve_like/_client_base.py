@@ -54,9 +54,10 @@ __all__ = [
     "translate_timeouts",
 ]
 
-DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
-"""10 s to connect, 300 s for everything else (per read: a stream may run longer,
-as long as a chunk or a keep-alive ping arrives every 300 s)."""
+DEFAULT_TIMEOUT = httpx.Timeout(None, connect=10.0)
+"""10 s to connect; no limit on reads, as LangServe's client: a long `invoke` of an
+agent may send nothing for minutes, and code written for LangServe relies on that.
+The connect limit only turns a host that never answers into an error sooner."""
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 

@@ -51,7 +51,7 @@ class RemoteRunnable(Runnable[Any, Any]):
         url: the route, e.g. `http://host:8000/joke`, or a shared configuration
             `http://host:8000/joke/c/<config_hash>` (its values are kept: an empty
             local `configurable` is not sent, so it cannot reset them).
-        timeout: `DEFAULT_TIMEOUT` (10 s to connect, 300 s per read) unless given;
+        timeout: `DEFAULT_TIMEOUT` (10 s to connect, reads unlimited) unless given;
             a number, an `httpx.Timeout`, or `None` for no timeout at all.
         headers, auth, cookies, verify, cert, client_kwargs: passed to the
             `httpx.Client` / `httpx.AsyncClient` this object creates (lazily, on

@@ -153,11 +153,11 @@ async def test_remote_astream_events_posts_filters_without_diff(recorder: Record
     assert recorder.body["include_types"] == ["llm"]
 
 
-def test_remote_has_a_default_timeout() -> None:
+def test_remote_default_timeout_limits_connecting_but_not_reading() -> None:
     remote = RemoteRunnable("http://server/chain")
 
     assert remote.sync_client.timeout == DEFAULT_TIMEOUT
-    assert (DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.read) == (10.0, 300.0)
+    assert (DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.read) == (10.0, None)
     remote.close()
 
 
