@@ -1,7 +1,7 @@
 """Every error langserve_like raises, in one tree.
 
 Server side (translated to HTTP responses in exactly one place,
-`langserve_like.responses.translated`):
+`langserve_like.server.responses.translated`):
 
 * LangServeError
   x RequestError            the request is wrong: 4xx, `.status_code` and `.detail`

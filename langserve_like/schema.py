@@ -27,9 +27,9 @@ from pydantic import (
     create_model,
 )
 
-from langserve_like.config import CLIENT_CONFIG_KEYS
 from langserve_like.exceptions import RequestError
-from langserve_like.protocol import validation_errors
+from langserve_like.server.config import CLIENT_CONFIG_KEYS
+from langserve_like.server.requests import validation_errors
 
 __all__ = [
     "CustomUserType",

@@ -1,6 +1,6 @@
 import pytest
 
-from langserve_like.sse import encode_event
+from langserve_like.server.sse import encode_event
 
 
 @pytest.mark.parametrize(

@@ -22,23 +22,30 @@ from fastapi.responses import RedirectResponse
 from langchain_core.runnables import Runnable
 from starlette.routing import BaseRoute
 
-from langserve_like.config import PerRequestConfigModifier
-from langserve_like.dispatch import PLAYGROUND_FILES, Table, Target, add_runnable_route, serves
-from langserve_like.feedback import (
+from langserve_like.serialization import Serializer
+from langserve_like.server.config import PerRequestConfigModifier
+from langserve_like.server.dispatch import (
+    PLAYGROUND_FILES,
+    Table,
+    Target,
+    add_runnable_route,
+    serves,
+)
+from langserve_like.server.feedback import (
     FeedbackSink,
     TokenFeedback,
     TokenFeedbackConfig,
     TraceLinkRequest,
 )
-from langserve_like.handler import (
+from langserve_like.server.handler import (
     CORE_ENDPOINTS,
     DEFAULT_MAX_BATCH_SIZE,
     DEFAULT_MAX_BODY_SIZE,
     APIHandler,
     ErrorMapper,
 )
-from langserve_like.lifecycle import drain_on_shutdown
-from langserve_like.openapi import (
+from langserve_like.server.lifecycle import drain_on_shutdown
+from langserve_like.server.openapi import (
     BODY_ERRORS,
     HASH_ERRORS,
     SCHEMA_ERRORS,
@@ -46,12 +53,11 @@ from langserve_like.openapi import (
     DocsOnlyRoute,
     docs_endpoint,
 )
-from langserve_like.protocol import (
+from langserve_like.server.requests import (
     KNOWN_ENDPOINTS,
     EndpointName,
     Feedback,
 )
-from langserve_like.serialization import Serializer
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langserve_like.exceptions import RunnableFailed
-from langserve_like.protocol import CALLBACK, DATA, END, ERROR, METADATA
 from langserve_like.serialization import Serializer
-from langserve_like.sse import encode_event
+from langserve_like.server.requests import CALLBACK, DATA, END, ERROR, METADATA
+from langserve_like.server.sse import encode_event
 
 __all__ = ["DONE", "StreamKind", "event_source", "frames"]
 

@@ -27,11 +27,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
 from starlette.responses import Response
 
-from langserve_like import feedback as feedback_module
-from langserve_like.config import ConfigResolver, PerRequestConfigModifier
 from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
-from langserve_like.graph import GraphRoute, as_graph
-from langserve_like.protocol import (
+from langserve_like.schema import RouteSchemas, namespace_for
+from langserve_like.serialization import Serializer, WellKnownLCSerializer
+from langserve_like.server import feedback as feedback_module
+from langserve_like.server.config import ConfigResolver, PerRequestConfigModifier
+from langserve_like.server.graph import GraphRoute, as_graph
+from langserve_like.server.requests import (
     ERROR,
     KNOWN_ENDPOINTS,
     Feedback,
@@ -43,7 +45,7 @@ from langserve_like.protocol import (
     parse_invoke_body,
     parse_json,
 )
-from langserve_like.responses import (
+from langserve_like.server.responses import (
     SHUTTING_DOWN,
     ClientDisconnected,
     cancel_on_disconnect,
@@ -53,10 +55,8 @@ from langserve_like.responses import (
     run_response,
     translated,
 )
-from langserve_like.schema import RouteSchemas, namespace_for
-from langserve_like.serialization import Serializer, WellKnownLCSerializer
-from langserve_like.sse import EventStreamResponse, encode_event
-from langserve_like.streaming import DONE, StreamKind, event_source, frames
+from langserve_like.server.sse import EventStreamResponse, encode_event
+from langserve_like.server.streaming import DONE, StreamKind, event_source, frames
 
 __all__ = [
     "DEFAULT_MAX_BATCH_SIZE",
@@ -286,7 +286,7 @@ class APIHandler:
     def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
         if not (self.include_callback_events and wanted):
             return None
-        from langserve_like.callbacks import EventAggregator
+        from langserve_like.server.callbacks import EventAggregator
 
         aggregator = EventAggregator()
         config["callbacks"] = [aggregator]
@@ -508,7 +508,7 @@ class APIHandler:
     async def playground(
         self, file_path: str, request: Request, *, config_hash: str = ""
     ) -> Response:
-        from langserve_like.playground import playground_response
+        from langserve_like.server.playground import playground_response
 
         # A bad hash is a 400 as elsewhere; the modifier runs so that config-based
         # auth covers the page too (LangServe skipped it, bug 5).

@@ -22,8 +22,8 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from langserve_like.disconnect import DisconnectWatch
-from langserve_like.lifecycle import in_flight
+from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server.lifecycle import in_flight
 
 __all__ = [
     "DEFAULT_COALESCE_WINDOW",

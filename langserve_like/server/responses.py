@@ -18,10 +18,10 @@ from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcret
 from starlette.requests import Request
 from starlette.responses import Response
 
-from langserve_like.disconnect import DisconnectWatch
 from langserve_like.exceptions import RequestError, RunnableFailed
-from langserve_like.lifecycle import in_flight
 from langserve_like.serialization import Serializer
+from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server.lifecycle import in_flight
 
 __all__ = [
     "SHUTTING_DOWN",

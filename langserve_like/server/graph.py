@@ -26,8 +26,8 @@ from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, 
 from typing_extensions import NotRequired, Required, TypedDict, get_type_hints, is_typeddict
 
 from langserve_like.exceptions import RequestError, RunnableFailed
-from langserve_like.protocol import RequestModels, field_error
 from langserve_like.schema import typed_dict_error
+from langserve_like.server.requests import RequestModels, field_error
 
 __all__ = ["STREAM_MODES", "GraphRoute", "GraphRun", "as_graph"]
 
