@@ -29,7 +29,7 @@ from pydantic import (
 
 from langserve_like.exceptions import RequestError
 from langserve_like.server.config import CLIENT_CONFIG_KEYS
-from langserve_like.server.requests import validation_errors
+from langserve_like.wire import validation_errors
 
 __all__ = [
     "CustomUserType",

@@ -31,7 +31,7 @@ from langserve_like.exceptions import (
     StreamError,
 )
 from langserve_like.serialization import Serializer, default_encoder
-from langserve_like.server.requests import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
 
 __all__ = [
     "DEFAULT_TIMEOUT",

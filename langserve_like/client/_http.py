@@ -18,10 +18,10 @@ import orjson
 from httpx_sse import EventSource
 from langchain_core.callbacks import BaseCallbackHandler
 
-from langserve_like.client import _base as base
+import langserve_like.client._base as base
+from langserve_like.client.replay import EventReplayer, ReplayCall, areplay, replay
 from langserve_like.exceptions import RemoteRunError, StreamError
 from langserve_like.serialization import Serializer
-from langserve_like.server.callbacks import EventReplayer, ReplayCall, areplay, replay
 
 __all__ = ["Connection", "Replay"]
 

@@ -32,7 +32,7 @@ from langchain_core.runnables.schema import StreamEvent
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tracers.log_stream import RunLog, RunLogPatch
 
-from langserve_like.client import _base as base
+import langserve_like.client._base as base
 from langserve_like.client._http import Connection, Replay
 from langserve_like.exceptions import ProtocolError
 from langserve_like.serialization import Serializer, WellKnownLCSerializer

@@ -36,7 +36,7 @@ from langchain_core.runnables.config import merge_configs
 from pydantic import BaseModel, ValidationError
 
 from langserve_like.exceptions import RequestError
-from langserve_like.server.requests import validation_errors
+from langserve_like.wire import validation_errors
 
 __all__ = [
     "CLIENT_CONFIG_KEYS",

@@ -23,7 +23,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
 
 from langserve_like.exceptions import RequestError
-from langserve_like.server.requests import Feedback
+from langserve_like.server.models import Feedback
 
 __all__ = [
     "FeedbackService",

@@ -27,7 +27,8 @@ from typing_extensions import NotRequired, Required, TypedDict, get_type_hints, 
 
 from langserve_like.exceptions import RequestError, RunnableFailed
 from langserve_like.schema import typed_dict_error
-from langserve_like.server.requests import RequestModels, field_error
+from langserve_like.server.models import RequestModels
+from langserve_like.wire import field_error
 
 __all__ = ["STREAM_MODES", "GraphRoute", "GraphRun", "as_graph"]
 

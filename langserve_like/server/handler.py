@@ -33,14 +33,10 @@ from langserve_like.serialization import Serializer, WellKnownLCSerializer
 from langserve_like.server import feedback as feedback_module
 from langserve_like.server.config import ConfigResolver, PerRequestConfigModifier
 from langserve_like.server.graph import GraphRoute, as_graph
+from langserve_like.server.models import Feedback, create_request_models
 from langserve_like.server.requests import (
-    ERROR,
-    KNOWN_ENDPOINTS,
-    Feedback,
     InvokeBody,
     check_content_type,
-    create_request_models,
-    field_error,
     parse_batch_body,
     parse_invoke_body,
     parse_json,
@@ -57,6 +53,7 @@ from langserve_like.server.responses import (
 )
 from langserve_like.server.sse import EventStreamResponse, encode_event
 from langserve_like.server.streaming import DONE, StreamKind, event_source, frames
+from langserve_like.wire import ERROR, KNOWN_ENDPOINTS, field_error
 
 __all__ = [
     "DEFAULT_MAX_BATCH_SIZE",

@@ -1,73 +1,34 @@
-"""The wire protocol: endpoint names, SSE event names, request bodies.
+"""Parsing the request bodies of invoke, batch and the three streams (server only).
 
 A body's shape (an object with `input`, a `config` object, list-of-strings stream
 filters) is checked by small pydantic models, so a bad body gets pydantic's own
 error items (`type`, `loc`, `msg`, `input`, `ctx`, `url`) exactly as LangServe's
 clients and tests expect them. Keys a route does not know are ignored, as
-LangServe ignored them; `strict=True` routes refuse them instead. The pydantic
-models built by `create_request_models` describe the same bodies for `/openapi.json`.
+LangServe ignored them; `strict=True` routes refuse them instead. The models of
+`server.models` describe the same bodies for `/openapi.json`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langserve_like.exceptions import PayloadTooLarge, RequestError
+from langserve_like.wire import STREAM_FILTERS, field_error, validation_errors
 
 __all__ = [
-    "CALLBACK",
-    "DATA",
-    "END",
-    "ERROR",
-    "KNOWN_ENDPOINTS",
-    "METADATA",
-    "STREAM_FILTERS",
     "BatchBody",
-    "EndpointName",
-    "ErrorResponse",
     "InvokeBody",
-    "RequestModels",
-    "create_request_models",
-    "field_error",
+    "check_content_type",
     "parse_batch_body",
     "parse_invoke_body",
     "parse_json",
-    "validation_errors",
 ]
 
-EndpointName = Literal[
-    "invoke",
-    "batch",
-    "stream",
-    "stream_log",
-    "stream_events",
-    "input_schema",
-    "output_schema",
-    "config_schema",
-    "playground",
-    "config_hashes",
-    "feedback",
-    "token_feedback",
-    "public_trace_link",
-]
-KNOWN_ENDPOINTS: frozenset[str] = frozenset(get_args(EndpointName))
-
-# SSE event names. `callback` is ours: sent only to clients that ask for it.
-METADATA, DATA, ERROR, END, CALLBACK = "metadata", "data", "error", "end", "callback"
-
-STREAM_FILTERS = (
-    "include_names",
-    "include_types",
-    "include_tags",
-    "exclude_names",
-    "exclude_types",
-    "exclude_tags",
-)
 _JSON_CONTENT_TYPES = (
     "application/json",
     "application/x-www-form-urlencoded",
@@ -76,29 +37,8 @@ _JSON_CONTENT_TYPES = (
 _INVALID_JSON = RequestError(422, ["Invalid JSON body"])
 
 
-def field_error(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> dict[str, Any]:
-    return {"type": kind, "loc": list(loc), "msg": msg}
-
-
 def _reject(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> RequestError:
     return RequestError(422, [field_error(loc, msg, kind)])
-
-
-def validation_errors(exc: ValidationError, loc: tuple[str | int, ...] = ()) -> list[Any]:
-    """pydantic's own error items, as LangServe answered them, under `loc`."""
-    errors: list[Any] = exc.errors()
-    for error in errors:
-        if loc:
-            error["loc"] = (*loc, *error["loc"])
-        ctx = error.get("ctx")
-        if ctx:  # a `ctx` may hold the exception a validator raised: send its text
-            error["ctx"] = {
-                k: v if isinstance(v, _JSON_SCALARS) else str(v) for k, v in ctx.items()
-            }
-    return errors
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -241,150 +181,3 @@ def parse_batch_body(body: Any, max_batch_size: int, strict: bool = False) -> Ba
             f"Number of configs ({len(config)}) must match number of inputs ({len(inputs)})",
         )
     return BatchBody(inputs, config)
-
-
-# --- models for the OpenAPI document -------------------------------------------------
-
-
-class FieldError(BaseModel):
-    """One of pydantic's error items, as LangServe sent them."""
-
-    type: str
-    loc: list[str | int]
-    msg: str
-    input: Any = None
-    ctx: dict[str, Any] | None = None
-    url: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """Every error answer: `detail` names the problem, as a message or field by field."""
-
-    detail: str | list[FieldError | str]
-    run_id: str | None = Field(default=None, description="Only when a run failed")
-
-
-class IgnoredKwargs(BaseModel):
-    """`kwargs` as LangServe's clients send it (`{}`, or LangChain.js's `version`);
-    what a `strict=True` route accepts (others accept and ignore anything)."""
-
-    model_config = ConfigDict(extra="forbid")
-    version: Any = None
-
-
-_IGNORED = Field(default=None, description="Accepted and ignored, as by LangServe")
-
-
-class RunMetadata(BaseModel):
-    run_id: str
-    feedback_tokens: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class BatchMetadata(BaseModel):
-    responses: list[RunMetadata]
-    run_ids: list[str]
-
-
-class Feedback(BaseModel):
-    """What `POST {path}/feedback` accepts, and what a feedback sink receives."""
-
-    model_config = ConfigDict(extra="forbid")
-    run_id: str
-    key: str = Field(min_length=1, max_length=256)
-    score: float | bool | None = None
-    value: float | bool | str | dict[str, Any] | None = None
-    comment: str | None = Field(default=None, max_length=10_000)
-
-
-@dataclass(frozen=True)
-class RequestModels:
-    """The request and response models of one route, for the docs only."""
-
-    invoke_request: type[BaseModel]
-    batch_request: type[BaseModel]
-    stream_request: type[BaseModel]
-    stream_log_request: type[BaseModel]
-    stream_events_request: type[BaseModel]
-    invoke_response: type[BaseModel]
-    batch_response: type[BaseModel]
-
-
-def _optional(description: str | None = None) -> Any:
-    """A field that may be left out but is never null; the schema shows no default."""
-    return Field(
-        default=None,
-        description=description,
-        json_schema_extra=lambda schema: schema.pop("default", None),
-    )
-
-
-_OPTIONAL = _optional()
-
-
-def create_request_models(
-    namespace: str,
-    input_model: type[BaseModel],
-    output_model: type[BaseModel],
-    config_model: type[BaseModel],
-    max_batch_size: int,
-    strict: bool = False,
-) -> RequestModels:
-    """Models named `<namespace>InvokeRequest`, … so two routes never collide.
-
-    Unknown keys are allowed (and ignored) unless the route is `strict`."""
-    forbid = ConfigDict(extra="forbid" if strict else "ignore")
-    kwargs: Any = (IgnoredKwargs | None, None) if strict else (Any, _IGNORED)
-    common: dict[str, Any] = {
-        # Optional but not nullable: `config: null` is a 422 (LangServe answered 500).
-        "config": (config_model, _OPTIONAL),
-        "kwargs": kwargs,
-    }
-    invoke = create_model(
-        f"{namespace}InvokeRequest",
-        __config__=forbid,
-        input=(input_model, ...),
-        **common,
-    )
-    stream = create_model(
-        f"{namespace}StreamRequest",
-        __config__=forbid,
-        input=(input_model, ...),
-        callback_events=(bool, False),
-        **common,
-    )
-    filters: dict[str, Any] = {name: (list[str] | None, None) for name in STREAM_FILTERS}
-    filters["diff"] = filters["version"] = (Any, _IGNORED)
-    stream_log = create_model(f"{namespace}StreamLogRequest", __base__=stream, **filters)
-    stream_events = create_model(f"{namespace}StreamEventsRequest", __base__=stream, **filters)
-    batch_config: Any = config_model | list[config_model]  # type: ignore[valid-type]
-    batch = create_model(
-        f"{namespace}BatchRequest",
-        __config__=forbid,
-        inputs=(list[input_model], Field(max_length=max_batch_size)),  # type: ignore[valid-type]
-        config=(
-            batch_config,
-            _optional("One config for all inputs, or one per input"),
-        ),
-        kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None) if strict else kwargs,
-    )
-    invoke_response = create_model(
-        f"{namespace}InvokeResponse",
-        output=(output_model, ...),
-        metadata=(RunMetadata, ...),
-        callback_events=(list[dict[str, Any]] | None, None),
-    )
-    batch_response = create_model(
-        f"{namespace}BatchResponse",
-        output=(list[output_model], ...),  # type: ignore[valid-type]
-        metadata=(BatchMetadata, ...),
-        callback_events=(list[list[dict[str, Any]]] | None, None),
-    )
-    return RequestModels(
-        invoke,
-        batch,
-        stream,
-        stream_log,
-        stream_events,
-        invoke_response,
-        batch_response,
-    )

@@ -45,6 +45,7 @@ from langserve_like.server.handler import (
     ErrorMapper,
 )
 from langserve_like.server.lifecycle import drain_on_shutdown
+from langserve_like.server.models import Feedback
 from langserve_like.server.openapi import (
     BODY_ERRORS,
     HASH_ERRORS,
@@ -53,11 +54,7 @@ from langserve_like.server.openapi import (
     DocsOnlyRoute,
     docs_endpoint,
 )
-from langserve_like.server.requests import (
-    KNOWN_ENDPOINTS,
-    EndpointName,
-    Feedback,
-)
+from langserve_like.wire import KNOWN_ENDPOINTS, EndpointName
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 

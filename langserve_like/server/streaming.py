@@ -15,8 +15,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langserve_like.exceptions import RunnableFailed
 from langserve_like.serialization import Serializer
-from langserve_like.server.requests import CALLBACK, DATA, END, ERROR, METADATA
 from langserve_like.server.sse import encode_event
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, METADATA
 
 __all__ = ["DONE", "StreamKind", "event_source", "frames"]
 
