@@ -19,15 +19,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from typing import Any, cast
 
 import httpx
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForChainRun,
-    CallbackManagerForChainRun,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import (
-    ensure_config,
-    get_async_callback_manager_for_config,
-)
+from langchain_core.runnables.config import ensure_config, get_async_callback_manager_for_config
 from langchain_core.runnables.schema import StreamEvent
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tracers.log_stream import RunLog, RunLogPatch

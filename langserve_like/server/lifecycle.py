@@ -17,70 +17,53 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-__all__ = ["DRAIN_TIMEOUT", "drain", "drain_on_shutdown", "in_flight", "in_flight_count"]
+from langserve_like.server.state import ServerState, current
+
+__all__ = ["DRAIN_TIMEOUT", "ServerState", "drain", "drain_on_shutdown", "in_flight"]
 
 DRAIN_TIMEOUT = 5.0
-_MARK = "_langserve_like_drains"
-_count = 0
+_STATE = "_langserve_like_state"
 
 
-class _InFlight:
-    """Counts a request (or a streaming response) as in flight while it runs.
-
-    A class rather than `@contextlib.contextmanager`: it wraps every request, and
-    a generator-based context manager costs several thousand instructions more.
-    """
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        global _count
-        _count += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        global _count
-        _count -= 1
+def in_flight() -> ServerState:
+    """Counts a request (or a streaming response) as in flight while it runs:
+    `with in_flight(): ...`, against the current request's app."""
+    return current()
 
 
-_IN_FLIGHT = _InFlight()
-
-
-def in_flight() -> _InFlight:
-    """Counts a request (or a streaming response) as in flight while it runs."""
-    return _IN_FLIGHT
-
-
-def in_flight_count() -> int:
-    return _count
-
-
-async def drain(timeout: float = DRAIN_TIMEOUT) -> bool:
-    """Wait until nothing is in flight; False if `timeout` seconds passed first."""
+async def drain(state: ServerState, timeout: float = DRAIN_TIMEOUT) -> bool:
+    """Wait until nothing of `state` is in flight; False if `timeout` seconds passed
+    first. Polled: the count changes on every request, and a wake-up per change
+    would cost each request more than a shutdown spends polling."""
     deadline = time.monotonic() + timeout
-    while _count > 0:
+    while state.in_flight > 0:
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.01)
     return True
 
 
-def drain_on_shutdown(router: Any, timeout: float = DRAIN_TIMEOUT) -> None:
-    """Make `router`'s lifespan wait for in-flight work before the app's own shutdown.
+def drain_on_shutdown(router: Any, timeout: float = DRAIN_TIMEOUT) -> ServerState:
+    """Make `router`'s lifespan wait for its in-flight work before the app's own
+    shutdown; returns the router's state, shared by every route added to it.
 
     `router` is a FastAPI app's router or an APIRouter (whose lifespan FastAPI merges
     into the app's when it is included). Idempotent.
     """
-    if getattr(router, _MARK, False):
-        return
+    state: ServerState | None = getattr(router, _STATE, None)
+    if state is not None:
+        return state
+    state = ServerState()
     original = router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
-        async with original(app) as state:
+        async with original(app) as app_state:
             try:
-                yield state
+                yield app_state
             finally:
-                await drain(timeout)
+                await drain(state, timeout)
 
     router.lifespan_context = lifespan
-    setattr(router, _MARK, True)
+    setattr(router, _STATE, state)
+    return state

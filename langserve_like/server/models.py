@@ -137,6 +137,15 @@ def create_request_models(
         ),
         kwargs=(IgnoredKwargs | list[IgnoredKwargs | None] | None, None) if strict else kwargs,
     )
+    return RequestModels(
+        invoke, batch, stream, stream_log, stream_events, *_responses(namespace, output_model)
+    )
+
+
+def _responses(
+    namespace: str, output_model: type[BaseModel]
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The invoke and batch answers."""
     invoke_response = create_model(
         f"{namespace}InvokeResponse",
         output=(output_model, ...),
@@ -149,12 +158,4 @@ def create_request_models(
         metadata=(BatchMetadata, ...),
         callback_events=(list[list[dict[str, Any]]] | None, None),
     )
-    return RequestModels(
-        invoke,
-        batch,
-        stream,
-        stream_log,
-        stream_events,
-        invoke_response,
-        batch_response,
-    )
+    return invoke_response, batch_response

@@ -16,8 +16,10 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
 
-from langserve_like.exceptions import PayloadTooLarge, RequestError
+from langserve_like.exceptions import ClientDisconnected, PayloadTooLarge, RequestError
+from langserve_like.server.framework import cache_body
 from langserve_like.wire import STREAM_FILTERS, field_error, validation_errors
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "parse_batch_body",
     "parse_invoke_body",
     "parse_json",
+    "read_body",
 ]
 
 _JSON_CONTENT_TYPES = (
@@ -39,6 +42,34 @@ _INVALID_JSON = RequestError(422, ["Invalid JSON body"])
 
 def _reject(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> RequestError:
     return RequestError(422, [field_error(loc, msg, kind)])
+
+
+async def read_body(request: Request, max_body_size: int) -> Any:
+    """The request's JSON body, refused early when its type or size is wrong."""
+    # The raw ASGI headers and messages rather than `request.headers` and
+    # `request.stream()`: a Headers object and an async generator per request cost
+    # more than the rest of reading a small body.
+    content_type = length = None
+    for name, value in request.scope["headers"]:
+        if name == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+        elif name == b"content-length" and length is None:
+            length = value
+    check_content_type(content_type)
+    if length is not None and length.isdigit() and int(length) > max_body_size:
+        raise PayloadTooLarge(max_body_size)
+    body = b""
+    more_body = True
+    while more_body:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        body += message.get("body", b"")
+        more_body = message.get("more_body", False)
+        if len(body) > max_body_size:
+            raise PayloadTooLarge(max_body_size)
+    cache_body(request, body)
+    return parse_json(body, max_body_size)
 
 
 def check_content_type(content_type: str | None) -> None:
