@@ -203,8 +203,9 @@ def _feedback_options(
         raise ValueError(
             "enabled_endpoints lists token_feedback but no token_feedback_config was given"
         )
-    sink = None if "feedback" in off else keywords.pop("feedback_sink", None)
-    keywords.pop("feedback_sink", None)
+    sink = keywords.pop("feedback_sink", None)
+    if "feedback" in off:
+        sink = None
     asked = keywords.pop("enable_feedback_endpoint", False) or "feedback" in optional
     trace = keywords.pop("enable_public_trace_link_endpoint", False)
     token_config = None if "token_feedback" in off else token_config
