@@ -44,6 +44,13 @@ def test_framework_convertor_is_usable_in_a_route_path() -> None:
     assert convertors["name"].convert("b") == "b"
 
 
+def test_framework_route_without_limit_has_none() -> None:
+    app = FastAPI()
+    add_routes(app, RunnableLambda(lambda x: x), path="/plain")
+    route = next(r for r in app.routes if getattr(r, "served_paths", None))
+    assert not framework.has_body_limit(route)
+
+
 def test_framework_cache_body_is_what_request_body_returns() -> None:
     async def receive() -> dict[str, object]:
         raise AssertionError("the cached body must be used")

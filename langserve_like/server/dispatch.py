@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from langserve_like.server.framework import (
+    has_body_limit,
     matched_for_included_router,
     register_convertor,
     route_path,
@@ -120,7 +121,7 @@ class RunnableRoute(APIRoute):
         self._hashes: bool = endpoint.hashes
         #: The paths it serves (but the share-link twins), for `langserve-like serve`'s log.
         self.served_paths = tuple(self.base + name for name in self._table)
-        if not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
+        if not self.dependant.dependencies and not has_body_limit(self):
             self.app = _direct_app(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

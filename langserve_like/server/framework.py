@@ -26,6 +26,7 @@ __all__ = [
     "SUPPORTED_FASTAPI",
     "SUPPORTED_STARLETTE",
     "cache_body",
+    "has_body_limit",
     "matched_for_included_router",
     "register_convertor",
     "route_path",
@@ -71,6 +72,12 @@ def routes_changed(router: Any) -> None:
     changed = getattr(router, "_mark_routes_changed", None)
     if changed is not None:
         changed()
+
+
+def has_body_limit(route: Any) -> bool:
+    """Whether FastAPI was asked to limit the route's body size (newer versions take
+    a `max_body_size`), which only its own request handling enforces."""
+    return getattr(route, "max_body_size", None) is not None
 
 
 def cache_body(request: Request, body: bytes) -> None:
