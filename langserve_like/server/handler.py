@@ -5,9 +5,9 @@ routing) call them directly. Everything that can be decided once is decided in
 `__init__`; a request only reads its body, merges config and runs.
 
 Errors become responses in one place (`responses.translated`); a runnable's
-failure is hidden unless `expose_error_messages=True`, and its traceback goes to
-the `langserve_like` logger. The three streaming endpoints share one event generator
-(`streaming.frames`).
+exception becomes a failure in one place (`failures.to_failure`), hidden unless
+`expose_error_messages=True`, its traceback going to the `langserve_like` logger.
+The three streaming endpoints share one event generator (`streaming.frames`).
 """
 
 from __future__ import annotations

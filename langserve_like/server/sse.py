@@ -1,7 +1,9 @@
 """Server-Sent Events on the wire, byte-compatible with LangServe's responses.
 
 A frame is `event: <name>\\r\\ndata: <json>\\r\\n\\r\\n` (`end` has no data line),
-with CRLF separators as sse-starlette writes them. `EventStreamResponse` is a small
+with CRLF separators as sse-starlette writes them, and an `id: <id>` line after the
+event line when the event record (see `streaming`) has an id: `encode_record` is
+the one encoder. `EventStreamResponse` is a small
 ASGI response rather than sse-starlette's `EventSourceResponse` because the
 streaming endpoints need four things in one place: frames that are already bytes
 (no per-event object and string formatting, which dominated LangServe's per-token
