@@ -79,7 +79,9 @@ async def _requests(app: Any, path: str, count: int) -> None:
             raise RuntimeError(f"{path}: {frames} data frames")
 
 
-def runs() -> list[tuple[str, str]]:
+def runs(only: list[str] | None = None) -> list[tuple[str, str]]:
+    if only:  # "raw" and "ours" need no variant (nor stream_variants' monkeypatching)
+        return [(name, "") for name in only]
     from benchmarks.stream_variants import NO_COALESCING, VARIANTS
 
     base = f"ours+{NO_COALESCING}"
@@ -91,15 +93,17 @@ def runs() -> list[tuple[str, str]]:
     return [*found, (f"{base}+all-but-dumps", ",".join((NO_COALESCING, *kept)))]
 
 
-def measure(requests: int) -> None:
+def measure(requests: int, only: list[str] | None) -> None:
     """Under valgrind: one dump per (run, stream), in the order `runs()` x PATHS."""
     from benchmarks.apps.ours import app as ours
     from benchmarks.apps.raw import app as raw
-    from benchmarks.stream_variants import apply
 
     loop = asyncio.new_event_loop()
-    for name, variants in runs():
-        apply(variants.split(","))
+    for name, variants in runs(only):
+        if not only:
+            from benchmarks.stream_variants import apply
+
+            apply(variants.split(","))
         app = raw if name == "raw" else ours
         for path in PATHS.values():
             loop.run_until_complete(_requests(app, path, 2))  # warm, not collected
@@ -109,10 +113,16 @@ def measure(requests: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("raw", "ours"),
+        help="measure only these runs (repeatable), without stream_variants.py",
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.requests)
+        measure(args.requests, args.only)
         return 0
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("inproc.callgrind.*"):
@@ -122,6 +132,8 @@ def main() -> int:
     cmd += ["--toggle-collect=sys_call_tracing", "--dump-after=sys_call_tracing"]
     cmd += [f"--callgrind-out-file={prefix}", sys.executable, __file__, "--measure"]
     cmd += ["--requests", str(args.requests)]
+    for name in args.only or ():
+        cmd += ["--only", name]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dumps = sorted(OUT.glob("inproc.callgrind.*"), key=lambda p: int(p.suffix[1:]))
@@ -131,7 +143,7 @@ def main() -> int:
             if line.startswith(("summary:", "totals:")):
                 totals.append(int(line.split()[1]))
                 break
-    names = [name for name, _ in runs()]
+    names = [name for name, _ in runs(args.only)]
     figures = {
         (name, key): totals[i * len(PATHS) + j] / args.requests
         for i, name in enumerate(names)

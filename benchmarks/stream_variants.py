@@ -34,8 +34,8 @@ from typing import Any
 
 import orjson
 
-from langserve_like import handler, sse, streaming
 from langserve_like.serialization import WellKnownLCSerializer, default_encoder
+from langserve_like.server import handler, sse, streaming
 
 VARIANTS = ("inline_writer", "own_task", "encode_event", "frames_loop", "dumps")
 #: Not a proposed change: every frame its own write, as the raw route does.

@@ -14,8 +14,8 @@ from langserve_like.serialization import Serializer, WellKnownLCSerializer
 
 if TYPE_CHECKING:
     from langserve_like.client import RemoteRunnable
-    from langserve_like.handler import APIHandler
-    from langserve_like.routes import add_routes
+    from langserve_like.server.handler import APIHandler
+    from langserve_like.server.routes import add_routes
 
 __version__ = "0.1.0"
 
@@ -31,8 +31,8 @@ __all__ = [
 
 _LAZY = {
     "RemoteRunnable": ("langserve_like.client", False),
-    "APIHandler": ("langserve_like.handler", True),
-    "add_routes": ("langserve_like.routes", True),
+    "APIHandler": ("langserve_like.server.handler", True),
+    "add_routes": ("langserve_like.server.routes", True),
 }
 
 

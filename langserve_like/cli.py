@@ -135,7 +135,7 @@ def build_app(
         raise TargetError(
             f"{target!r} is a {type(value).__name__}, not a LangChain Runnable or a FastAPI app"
         )
-    from langserve_like.routes import add_routes
+    from langserve_like.server.routes import add_routes
 
     # /docs with Swagger UI's files served by the app itself, not from a CDN, so
     # that it works offline and behind firewalls.

@@ -26,7 +26,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from langserve_like.routes import add_routes
+from langserve_like.server.routes import add_routes
 
 __all__ = ["DemoChatModel", "create_app"]
 

@@ -1,7 +1,7 @@
 """Every error langserve_like raises, in one tree.
 
 Server side (translated to HTTP responses in exactly one place,
-`langserve_like.responses.translated`):
+`langserve_like.server.responses.translated`):
 
 * LangServeError
   x RequestError            the request is wrong: 4xx, `.status_code` and `.detail`
@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "ClientDisconnected",
     "LangServeError",
     "PayloadTooLarge",
     "ProtocolError",
@@ -82,18 +83,28 @@ class PayloadTooLarge(RequestError):
 
 
 class RunnableFailed(LangServeError):
-    """The runnable raised. `__cause__` is the original exception."""
+    """The runnable raised. `__cause__` is the original exception.
+
+    `run_id` is the failed run's id (runs' ids, comma-separated, for a batch), which
+    the error answer carries; None when the failure is not about a run.
+    """
 
     def __init__(
         self,
         status_code: int = 500,
         message: str = "Internal Server Error",
         headers: dict[str, str] | None = None,
+        run_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.headers = headers or {}
+        self.run_id = run_id
+
+
+class ClientDisconnected(LangServeError):
+    """The client left before the answer was ready; the run was cancelled."""
 
 
 class RemoteError(LangServeError, httpx.HTTPStatusError):

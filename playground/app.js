@@ -1,7 +1,7 @@
 // Playground bootstrap: reads ./info.json and the route's schemas (nothing is templated
 // into this page), then builds the form or chat UI. All URLs are relative to the page.
 // The last section of the page script: the server joins the sections into one ES module
-// (BUNDLE in langserve_like/playground.py), so their top-level names are in scope here.
+// (BUNDLE in langserve_like/server/playground.py), so their top-level names are in scope here.
 
 // Everything the page learns before building a mode: info, schemas and the shared state.
 async function loadRoute() {

@@ -15,9 +15,11 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from langserve_like.callbacks import INTERNAL_ERROR, EventAggregator, EventReplayer
+from langserve_like.client.replay import EventReplayer
 from langserve_like.exceptions import RemoteRunError
 from langserve_like.serialization import WellKnownLCSerializer
+from langserve_like.server.callbacks import EventAggregator
+from langserve_like.wire import INTERNAL_ERROR
 
 
 def _boom(x: int) -> int:

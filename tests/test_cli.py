@@ -29,7 +29,7 @@ from langchain_core.runnables import RunnableLambda
 from starlette.routing import Mount
 
 from langserve_like.cli import main, route_summary
-from langserve_like.routes import add_routes
+from langserve_like.server.routes import add_routes
 from tests.servers import ROOT, free_port, wait_for_port
 
 JOKE_EXAMPLE = "examples/01_joke_chain.py:app"

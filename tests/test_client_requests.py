@@ -16,7 +16,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from langserve_like import RemoteRunnable
-from langserve_like.client import DEFAULT_TIMEOUT
+from langserve_like.client.remote import DEFAULT_TIMEOUT
 
 URL = "http://server/chain/c/N4Ig"
 STREAM_END = b"event: end\r\n\r\n"

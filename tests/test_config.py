@@ -8,8 +8,12 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 import langserve_like
 from langserve_like import add_routes
-from langserve_like.config import MAX_CONFIG_HASH_LENGTH, decode_config_hash, encode_config_hash
 from langserve_like.exceptions import RequestError
+from langserve_like.server.config import (
+    MAX_CONFIG_HASH_LENGTH,
+    decode_config_hash,
+    encode_config_hash,
+)
 from tests import runnables
 from tests.sse_util import sse_events
 

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import connect_sse
 
-from langserve_like.config import encode_config_hash
+from langserve_like.server.config import encode_config_hash
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("[0-9][0-9]_*.py"))

@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableLambda
 
 from langserve_like import add_routes
-from langserve_like.protocol import Feedback
+from langserve_like.server.models import Feedback
 from tests import runnables
 
 RUN_ID = "1e4ed270-9551-494c-88c9-4d759a70c500"

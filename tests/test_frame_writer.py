@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from langserve_like.sse import FrameWriter
+from langserve_like.server.sse import FrameWriter
 
 pytestmark = pytest.mark.anyio
 

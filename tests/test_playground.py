@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableLambda
 
-from langserve_like import add_routes, playground
-from langserve_like.config import encode_config_hash
-from langserve_like.playground import BUNDLE, playground_dir
+from langserve_like import add_routes
+from langserve_like.server import playground
+from langserve_like.server.config import encode_config_hash
+from langserve_like.server.playground import BUNDLE, playground_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_GZIP_BYTES = 60 * 1024

@@ -8,7 +8,7 @@ from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableLambda
 
 from langserve_like import add_routes
-from langserve_like.config import encode_config_hash
+from langserve_like.server.config import encode_config_hash
 from tests import runnables
 
 ADD_ONE = RunnableLambda(runnables.add_one)

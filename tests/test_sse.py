@@ -1,6 +1,6 @@
 import pytest
 
-from langserve_like.sse import encode_event
+from langserve_like.server.sse import encode_event, encode_record
 
 
 @pytest.mark.parametrize(
@@ -17,3 +17,12 @@ from langserve_like.sse import encode_event
 )
 def test_encode_event_writes_langserve_frames(event: str, data: bytes | None, frame: bytes) -> None:
     assert encode_event(event, data) == frame
+
+
+def test_encode_record_writes_an_id_line_when_the_record_has_an_id() -> None:
+    # A background run's replay after Last-Event-ID needs the id on every event.
+    assert encode_record(("data", b'{"a": 1}', "7")) == (
+        b'event: data\r\nid: 7\r\ndata: {"a": 1}\r\n\r\n'
+    )
+    assert encode_record(("end", None, "8")) == b"event: end\r\nid: 8\r\n\r\n"
+    assert encode_record(("data", b"1", None)) == encode_event("data", b"1")

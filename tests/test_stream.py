@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableGenerator, RunnableLambda
 
 from langserve_like import add_routes
-from langserve_like.protocol import DATA, END, ERROR, METADATA
+from langserve_like.wire import DATA, END, ERROR, METADATA
 from tests import runnables
 from tests.servers import run_uvicorn
 from tests.sse_util import names, sse_events

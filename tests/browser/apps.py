@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langserve_like import add_routes
-from langserve_like.protocol import Feedback
+from langserve_like.server.models import Feedback
 
 JOKE = "hello world this is a joke"  # 11 streamed tokens: 6 words and 5 spaces
 XSS = "</script><img src=x onerror=\"document.title='pwned'\">"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from langserve_like.config import encode_config_hash
+from langserve_like.server.config import encode_config_hash
 from tests.browser.conftest import Browsing
 
 pytestmark = pytest.mark.browser

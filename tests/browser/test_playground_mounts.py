@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from langserve_like.config import encode_config_hash
+from langserve_like.server.config import encode_config_hash
 from tests.browser.apps import JOKE
 from tests.browser.conftest import PROXY_PREFIX, Browsing, browsing_at
 from tests.browser.test_playground_form import PIRATE, finish, invoke_from_pirate_link, record_posts

@@ -21,24 +21,21 @@ from fastapi.params import Depends
 from fastapi.responses import RedirectResponse
 from langchain_core.runnables import Runnable
 from starlette.routing import BaseRoute
+from typing_extensions import Unpack
 
-from langserve_like.config import PerRequestConfigModifier
-from langserve_like.dispatch import PLAYGROUND_FILES, Table, Target, add_runnable_route, serves
-from langserve_like.feedback import (
-    FeedbackSink,
-    TokenFeedback,
-    TokenFeedbackConfig,
-    TraceLinkRequest,
+from langserve_like.server.dispatch import (
+    PLAYGROUND_FILES,
+    Table,
+    Target,
+    add_runnable_route,
+    serves,
 )
-from langserve_like.handler import (
-    CORE_ENDPOINTS,
-    DEFAULT_MAX_BATCH_SIZE,
-    DEFAULT_MAX_BODY_SIZE,
-    APIHandler,
-    ErrorMapper,
-)
-from langserve_like.lifecycle import drain_on_shutdown
-from langserve_like.openapi import (
+from langserve_like.server.feedback import TokenFeedback, TraceLinkRequest
+from langserve_like.server.framework import routes_changed
+from langserve_like.server.handler import APIHandler
+from langserve_like.server.lifecycle import drain_on_shutdown
+from langserve_like.server.models import Feedback
+from langserve_like.server.openapi import (
     BODY_ERRORS,
     HASH_ERRORS,
     SCHEMA_ERRORS,
@@ -46,12 +43,7 @@ from langserve_like.openapi import (
     DocsOnlyRoute,
     docs_endpoint,
 )
-from langserve_like.protocol import (
-    KNOWN_ENDPOINTS,
-    EndpointName,
-    Feedback,
-)
-from langserve_like.serialization import Serializer
+from langserve_like.server.options import RouteKeywords, RouteOptions
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 
@@ -96,19 +88,15 @@ ENDPOINTS = (
     Endpoint("output_schema", "GET", "The JSON schema of the output"),
     Endpoint("config_schema", "GET", "The JSON schema of the config"),
 )
-# Served only for a LangGraph graph, with the schema endpoints.
+# Served only for a LangGraph graph (`RouteOptions.served` says when).
 GRAPH_ENDPOINTS = (
     Endpoint("context_schema", "GET", "The JSON schema of the graph's run context (LangGraph)"),
 )
 
 
 def _endpoints(handler: APIHandler) -> tuple[Endpoint, ...]:
-    graph = handler.graph is not None and "config_schema" in handler.endpoints
-    return ENDPOINTS + GRAPH_ENDPOINTS if graph else ENDPOINTS
-
-
-def _served(handler: APIHandler, endpoint: Endpoint) -> bool:
-    return endpoint.name in handler.endpoints or endpoint in GRAPH_ENDPOINTS
+    """The rows of the table this handler serves."""
+    return tuple(e for e in ENDPOINTS + GRAPH_ENDPOINTS if e.name in handler.endpoints)
 
 
 async def _playground_redirect(request: Request, _hash: str, _file_path: str) -> Response:
@@ -130,7 +118,6 @@ def _table(handler: APIHandler) -> Table:
     table: Table = {
         endpoint.name: Target(frozenset({endpoint.method}), _call(getattr(handler, endpoint.name)))
         for endpoint in _endpoints(handler)
-        if _served(handler, endpoint)
     }
     if "playground" in handler.endpoints:
 
@@ -161,8 +148,6 @@ def _register_docs(
         base = "/c/{config_hash}" if with_hash else ""
         errors = HASH_ERRORS if with_hash else {}
         for endpoint in _endpoints(handler):
-            if not _served(handler, endpoint):
-                continue
             model = getattr(handler.models, endpoint.request_model or "", None)
             response = getattr(handler.models, endpoint.response_model or "", None)
             if model is None:  # GET: the schemas
@@ -187,14 +172,12 @@ def _docs_last(router: APIRouter) -> None:
     """Moves the documentation routes, which never match, behind the real ones.
 
     Requests for the runnables of later `add_routes` calls then never pass them
-    (~5,000 instructions each); routes an app adds after its last `add_routes`
-    still do.
+    (each route passed costs a request a pattern match); routes an app adds after
+    its last `add_routes` still do.
     """
     docs: list[BaseRoute] = [r for r in router.routes if isinstance(r, DocsOnlyRoute)]
     router.routes[:] = [r for r in router.routes if not isinstance(r, DocsOnlyRoute)] + docs
-    changed = getattr(router, "_mark_routes_changed", None)  # FastAPI >= 0.16x caches
-    if changed is not None:
-        changed()
+    routes_changed(router)
 
 
 def _register_feedback(
@@ -231,103 +214,35 @@ def _register_feedback(
             )
 
 
-def _select_endpoints(
-    enabled: Sequence[str] | None, disabled: Sequence[str] | None
-) -> tuple[frozenset[str], frozenset[str]]:
-    """(core endpoints to mount, optional endpoints named in enabled_endpoints)."""
-    if enabled is not None and disabled is not None:
-        raise ValueError("Pass enabled_endpoints or disabled_endpoints, not both")
-    names = frozenset(n.lower() for n in (enabled if enabled is not None else disabled or ()))
-    unknown = names - KNOWN_ENDPOINTS
-    if unknown:
-        raise ValueError(
-            f"Unknown endpoint names {sorted(unknown)}; known: {sorted(KNOWN_ENDPOINTS)}"
-        )
-    if enabled is not None:
-        return names & CORE_ENDPOINTS, names - CORE_ENDPOINTS
-    return CORE_ENDPOINTS - names, frozenset()
-
-
 def add_routes(
     app: FastAPI | APIRouter,
     runnable: Runnable[Any, Any],
     path: str = "",
     *,
-    input_type: Any = "auto",
-    output_type: Any = "auto",
-    config_keys: Sequence[str] = ("configurable",),
-    include_callback_events: bool = False,
-    per_req_config_modifier: PerRequestConfigModifier | None = None,
-    enable_feedback_endpoint: bool = False,
-    token_feedback_config: TokenFeedbackConfig | None = None,
-    enable_public_trace_link_endpoint: bool = False,
-    disabled_endpoints: Sequence[EndpointName] | None = None,
-    stream_log_name_allow_list: Sequence[str] | None = None,
-    enabled_endpoints: Sequence[EndpointName] | None = None,
     dependencies: Sequence[Depends] | None = None,
-    playground_type: Literal["default", "chat"] = "default",
-    astream_events_version: Literal["v1", "v2"] = "v2",
-    serializer: Serializer | None = None,
-    feedback_sink: FeedbackSink | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-    error_mapper: ErrorMapper | None = None,
-    expose_error_messages: bool = False,
-    strict: bool = False,
+    **options: Unpack[RouteKeywords],
 ) -> APIHandler:
     """Serve `runnable` under `path`: invoke, batch, stream, stream_log,
     stream_events, input_schema, output_schema, config_schema and playground/,
     each also under `path/c/{config_hash}/`. Returns the `APIHandler` behind them.
 
-    The options are LangServe's (see the README's table), plus `feedback_sink`,
-    `max_body_size` (413 above it), `max_batch_size` (422 above it),
+    The options (`RouteKeywords`) are LangServe's (see the README's table), plus
+    `feedback_sink`, `max_body_size` (413 above it), `max_batch_size` (422 above it),
     `error_mapper` (exception -> status), `expose_error_messages` and `strict`
     (422 for body keys, config keys and `kwargs` that LangServe silently ignored).
     """
     if not isinstance(runnable, Runnable):
         raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
-    if path and not path.startswith("/"):
-        raise ValueError(f"path must be empty or start with '/', got {path!r}")
-    path = path.rstrip("/")
-    core, optional = _select_endpoints(enabled_endpoints, disabled_endpoints)
-    switched_off = frozenset(disabled_endpoints or ())
-    if "token_feedback" in optional and token_feedback_config is None:
-        raise ValueError(
-            "enabled_endpoints lists token_feedback but no token_feedback_config was given"
-        )
     prefix = app.prefix if isinstance(app, APIRouter) else ""
-    if serves(app.routes, f"{prefix}{path}/"):
-        raise ValueError(f"A runnable is already served at {prefix + path or '/'!r} on this app")
-
-    handler = APIHandler(
-        runnable,
-        path=path,
-        prefix=prefix,
-        input_type=input_type,
-        output_type=output_type,
-        config_keys=config_keys,
-        include_callback_events=include_callback_events,
-        enable_feedback_endpoint=(enable_feedback_endpoint or "feedback" in optional)
-        and "feedback" not in switched_off,
-        token_feedback_config=None if "token_feedback" in switched_off else token_feedback_config,
-        enable_public_trace_link_endpoint=(
-            enable_public_trace_link_endpoint or "public_trace_link" in optional
+    route = RouteOptions.create(path=path, prefix=prefix, **options)
+    if serves(app.routes, f"{prefix}{route.path}/"):
+        raise ValueError(
+            f"A runnable is already served at {prefix + route.path or '/'!r} on this app"
         )
-        and "public_trace_link" not in switched_off,
-        per_req_config_modifier=per_req_config_modifier,
-        stream_log_name_allow_list=stream_log_name_allow_list,
-        playground_type=playground_type,
-        astream_events_version=astream_events_version,
-        serializer=serializer,
-        feedback_sink=None if "feedback" in switched_off else feedback_sink,
-        max_body_size=max_body_size,
-        max_batch_size=max_batch_size,
-        error_mapper=error_mapper,
-        expose_error_messages=expose_error_messages,
-        endpoints=core,
-        strict=strict,
-    )
+    handler = APIHandler(runnable, route)
     router = app.router if isinstance(app, FastAPI) else app
-    _register(router, handler, path, list(dependencies or ()))
-    drain_on_shutdown(router)  # cancelled streams get their final event out on shutdown
+    _register(router, handler, route.path, list(dependencies or ()))
+    # Cancelled streams get their final event out on shutdown; the router's state is
+    # what its handlers count their requests against.
+    handler.state = drain_on_shutdown(router)
     return handler

@@ -17,7 +17,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
 
-from langserve_like.protocol import CALLBACK, DATA, ERROR, METADATA, ErrorResponse
+from langserve_like.server.models import ErrorResponse
+from langserve_like.wire import CALLBACK, DATA, ERROR, METADATA
 
 # Looking up an enum member costs ~10 times a global's lookup on Python 3.11, and
 # every request asks each route in turn, docs-only ones included.

@@ -2,14 +2,15 @@
 
 `POST {path}/feedback` is mounted with `enable_feedback_endpoint=True`. It hands the
 feedback to `feedback_sink` (any callable, sync or async, that takes a
-`protocol.Feedback`) when one is given, otherwise to LangSmith when tracing to
+`server.models.Feedback`) when one is given, otherwise to LangSmith when tracing to
 LangSmith is configured, otherwise it answers 400 (and `HEAD` says the same: LangServe's
-HEAD answered 200 exactly when feedback was *off*, bug 14).
+HEAD answered 200 exactly when feedback was *off*).
 
 `POST {path}/token_feedback` is mounted only with a `token_feedback_config` (LangServe
-mounted it on every route, bug 3), and accepts several keys (bug 21).
+mounted it on every route), and accepts several keys (LangServe took one).
 `PUT {path}/public_trace_link` needs LangSmith and an explicit opt-in; it makes a
-run's whole trace public, so protect it with `dependencies` (bug 2).
+run's whole trace public, so protect it with `dependencies`.
+`RouteOptions` decides which of them a route serves.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
 
 from langserve_like.exceptions import RequestError
-from langserve_like.protocol import Feedback
+from langserve_like.server.models import Feedback
 
 __all__ = [
     "FeedbackService",
@@ -81,28 +82,12 @@ class FeedbackService:
         self,
         *,
         sink: FeedbackSink | None,
-        enabled: bool,
         token_config: TokenFeedbackConfig | None,
-        public_trace_link: bool,
     ) -> None:
-        if token_config is not None and not token_config.get("key_configs"):
-            raise ValueError("token_feedback_config needs at least one entry in key_configs")
         self.sink = sink
-        self.enabled = enabled or sink is not None
         self.token_config = token_config
-        self.public_trace_link = public_trace_link
         self._langsmith: Any | None = None
         self._langsmith_checked = False
-
-    def endpoints(self) -> frozenset[str]:
-        names = set()
-        if self.enabled:
-            names.add("feedback")
-        if self.token_config is not None:
-            names.add("token_feedback")
-        if self.public_trace_link:
-            names.add("public_trace_link")
-        return frozenset(names)
 
     @property
     def langsmith(self) -> Any | None:

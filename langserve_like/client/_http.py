@@ -18,8 +18,8 @@ import orjson
 from httpx_sse import EventSource
 from langchain_core.callbacks import BaseCallbackHandler
 
-from langserve_like import _client_base as base
-from langserve_like.callbacks import EventReplayer, ReplayCall, areplay, replay
+import langserve_like.client._base as base
+from langserve_like.client.replay import EventReplayer, ReplayCall, areplay, replay
 from langserve_like.exceptions import RemoteRunError, StreamError
 from langserve_like.serialization import Serializer
 

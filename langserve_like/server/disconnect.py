@@ -1,14 +1,13 @@
 """Cancel a request's work when its client disconnects, at the cost of a dict entry.
 
 Watching for a disconnect means a task blocked in `receive()`. LangServe did not
-watch (an abandoned run kept running); the first version here watched with an anyio
-task group around every run, which cost about as much as a whole hand-written
-route's request (profiled: ~380,000 instructions per invoke). Most runs finish in
-milliseconds, so a `DisconnectWatch` only starts its watcher task when the work is
-still running `WATCH_AFTER` seconds later; a run that takes longer is cancelled at
-most that much later than before. The watches of one event loop share one timer
-(`_Sweeper`): a timer of its own per request cost ~7,000 instructions, a dict
-entry ~2,000.
+watch (an abandoned run kept running); a task per request, or an anyio task group
+around every run, costs about as much as a whole hand-written route's request. Most
+runs finish in milliseconds, so a `DisconnectWatch` only starts its watcher task
+when the work is still running `WATCH_AFTER` seconds later; a run that takes longer
+is cancelled at most that much later than before. The watches of one app and event
+loop share one timer (`_Sweeper`): a timer handle per request costs several times a
+dict entry.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+from langserve_like.server import state
 
 __all__ = ["RECANCEL_EVERY", "WATCH_AFTER", "DisconnectWatch"]
 
@@ -112,12 +113,11 @@ class _Sweeper:
             watch._start()
 
 
-_current: _Sweeper | None = None  # the sweeper of the loop that last asked for one
-
-
 def _sweeper() -> _Sweeper:
-    global _current
+    """The sweeper of the current app (see `state`) and the running loop."""
+    app = state.current()
     loop = asyncio.get_running_loop()
-    if _current is None or _current.loop is not loop:
-        _current = _Sweeper(loop)
-    return _current
+    sweeper: _Sweeper | None = app.sweeper
+    if sweeper is None or sweeper.loop is not loop:
+        sweeper = app.sweeper = _Sweeper(loop)
+    return sweeper

@@ -5,223 +5,135 @@ routing) call them directly. Everything that can be decided once is decided in
 `__init__`; a request only reads its body, merges config and runs.
 
 Errors become responses in one place (`responses.translated`); a runnable's
-failure is hidden unless `expose_error_messages=True`, and its traceback goes to
-the `langserve_like` logger. The three streaming endpoints share one event generator
-(`streaming.frames`).
+exception becomes a failure in one place (`failures.to_failure`), hidden unless
+`expose_error_messages=True`, its traceback going to the `langserve_like` logger.
+The three streaming endpoints share one event generator (`streaming.frames`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
-from collections.abc import (
-    Callable,
-    Iterable,
-    Sequence,
-)
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
 from starlette.responses import Response
+from typing_extensions import Unpack
 
-from langserve_like import feedback as feedback_module
-from langserve_like.config import ConfigResolver, PerRequestConfigModifier
-from langserve_like.exceptions import PayloadTooLarge, RequestError, RunnableFailed
-from langserve_like.graph import GraphRoute, as_graph
-from langserve_like.protocol import (
-    ERROR,
-    KNOWN_ENDPOINTS,
-    Feedback,
+from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
+from langserve_like.schema import RouteSchemas, namespace_for
+from langserve_like.server import feedback as feedback_module
+from langserve_like.server.config import ConfigResolver
+from langserve_like.server.failures import to_failure
+from langserve_like.server.graph import GraphRoute, as_graph
+from langserve_like.server.models import Feedback, RequestModels, create_request_models
+from langserve_like.server.options import HandlerKeywords, RouteOptions
+from langserve_like.server.requests import (
     InvokeBody,
-    check_content_type,
-    create_request_models,
-    field_error,
     parse_batch_body,
     parse_invoke_body,
-    parse_json,
+    read_body,
 )
-from langserve_like.responses import (
-    SHUTTING_DOWN,
-    ClientDisconnected,
+from langserve_like.server.responses import (
     cancel_on_disconnect,
-    error_response,
     invoke_output,
     json_response,
     run_response,
     translated,
 )
-from langserve_like.schema import RouteSchemas, namespace_for
-from langserve_like.serialization import Serializer, WellKnownLCSerializer
-from langserve_like.sse import EventStreamResponse, encode_event
-from langserve_like.streaming import DONE, StreamKind, event_source, frames
+from langserve_like.server.sse import EventStreamResponse, encode_record
+from langserve_like.server.state import ServerState
+from langserve_like.server.streaming import (
+    DONE,
+    StreamKind,
+    event_source,
+    frames,
+    shutdown_record,
+)
+from langserve_like.wire import field_error
 
-__all__ = [
-    "DEFAULT_MAX_BATCH_SIZE",
-    "DEFAULT_MAX_BODY_SIZE",
-    "APIHandler",
-    "ErrorMapper",
-    "error_response",
-]
+__all__ = ["APIHandler"]
 
 logger = logging.getLogger("langserve_like")
 
-# /stream_log must keep serving LangServe's clients; the deprecation of
-# Runnable.astream_log is langchain-core's advice to callers, which here are remote
-# clients that cannot see it, so it would only add a warning per request to the log.
-warnings.filterwarnings("ignore", message="astream_log is deprecated")
-
-DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
-DEFAULT_MAX_BATCH_SIZE = 256
-
-#: Maps a runnable's exception to the failure the client sees, or None for a plain 500.
-ErrorMapper = Callable[[BaseException], "RunnableFailed | None"]
-# Mounted unless disabled; the feedback endpoints are opt-in (LangServe bug 3).
-CORE_ENDPOINTS = KNOWN_ENDPOINTS - {"feedback", "token_feedback", "public_trace_link"}
-
 
 class APIHandler:
-    """Serves one runnable. See `add_routes` for what each option means."""
+    """Serves one runnable. See `add_routes` for what each option means.
+
+    Takes a `RouteOptions`, or the keyword options of `add_routes` (LangServe's
+    `APIHandler` signature) from which it builds one.
+    """
 
     def __init__(
         self,
         runnable: Runnable[Any, Any],
-        *,
-        path: str = "",
-        prefix: str = "",
-        input_type: Any = "auto",
-        output_type: Any = "auto",
-        config_keys: Sequence[str] = ("configurable",),
-        include_callback_events: bool = False,
-        enable_feedback_endpoint: bool = False,
-        token_feedback_config: feedback_module.TokenFeedbackConfig | None = None,
-        enable_public_trace_link_endpoint: bool = False,
-        per_req_config_modifier: PerRequestConfigModifier | None = None,
-        stream_log_name_allow_list: Sequence[str] | None = None,
-        playground_type: Literal["default", "chat"] = "default",
-        astream_events_version: Literal["v1", "v2"] = "v2",
-        serializer: Serializer | None = None,
-        feedback_sink: feedback_module.FeedbackSink | None = None,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-        error_mapper: ErrorMapper | None = None,
-        expose_error_messages: bool = False,
-        endpoints: Iterable[str] | None = None,
-        strict: bool = False,
+        options: RouteOptions | None = None,
+        **keywords: Unpack[HandlerKeywords],
     ) -> None:
         if not isinstance(runnable, Runnable):
             raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
-        if path and not path.startswith("/"):
-            raise ValueError(f"path must be empty or start with '/', got {path!r}")
-        if playground_type not in ("default", "chat"):
-            raise ValueError(
-                f"playground_type must be 'default' or 'chat', got {playground_type!r}"
-            )
-        if astream_events_version not in ("v1", "v2"):
-            raise ValueError(
-                f"astream_events_version must be 'v1' or 'v2', got {astream_events_version!r}"
-            )
+        if options is None:
+            options = RouteOptions.create(**keywords)
+        elif keywords:
+            raise TypeError("Pass a RouteOptions or keyword options, not both")
+        self.options = options
         graph = as_graph(runnable)
-        if input_type != "auto" or output_type != "auto":
+        if options.input_type != "auto" or options.output_type != "auto":
             runnable = runnable.with_types(
-                input_type=None if input_type == "auto" else input_type,
-                output_type=None if output_type == "auto" else output_type,
+                input_type=None if options.input_type == "auto" else options.input_type,
+                output_type=None if options.output_type == "auto" else options.output_type,
             )
         self.runnable = runnable
-        self.path = path.rstrip("/")
-        self.prefix = prefix
-        self.run_name = (prefix + self.path) or None
-        self.namespace = namespace_for(prefix + self.path)
-        self.playground_type = playground_type
+        self.path, self.prefix, self.run_name = options.path, options.prefix, options.run_name
+        self.namespace = namespace_for(options.prefix + options.path)
+        self.playground_type = options.playground_type
+        self.serializer = options.serializer
+        typed = options.input_type != "auto"
         self.graph = (
-            GraphRoute(graph, self.namespace, typed_input=input_type != "auto")
-            if graph is not None
-            else None
+            GraphRoute(graph, self.namespace, typed_input=typed) if graph is not None else None
         )
         self.schemas = RouteSchemas(
             runnable,
             self.namespace,
-            config_keys,
+            options.config_keys,
             input_model=self.graph.input_model if self.graph else None,
-            config_model=self.graph.config_model(config_keys) if self.graph else None,
+            config_model=self.graph.config_model(options.config_keys) if self.graph else None,
         )
         self.config = ConfigResolver(
             runnable,
-            config_keys=config_keys,
+            config_keys=options.config_keys,
             run_name=self.run_name,
             config_model=self.schemas.config_model,
-            per_req_config_modifier=per_req_config_modifier,
-            strict=strict,
+            per_req_config_modifier=options.per_req_config_modifier,
+            strict=options.strict,
         )
+        self.endpoints = options.served(self.graph is not None)
         self.feedback = feedback_module.FeedbackService(
-            sink=feedback_sink,
-            enabled=enable_feedback_endpoint,
-            token_config=token_feedback_config,
-            public_trace_link=enable_public_trace_link_endpoint,
+            sink=options.feedback_sink, token_config=options.token_feedback_config
         )
-        names = CORE_ENDPOINTS if endpoints is None else frozenset(endpoints)
-        unknown = names - KNOWN_ENDPOINTS
-        if unknown:
-            raise ValueError(
-                f"Unknown endpoint names {sorted(unknown)}; known: {sorted(KNOWN_ENDPOINTS)}"
-            )
-        self.endpoints = names | self.feedback.endpoints()
         # None unless token feedback is configured: no coroutine per run otherwise.
-        self._tokens = self.feedback.tokens if self.feedback.token_config is not None else None
-        self.include_callback_events = include_callback_events
-        self.serializer = serializer or WellKnownLCSerializer()
-        self.max_body_size = max_body_size
-        self.max_batch_size = max_batch_size
-        self.error_mapper = error_mapper
-        self.expose_error_messages = expose_error_messages
-        self.strict = strict
-        # An empty list allows nothing; None allows everything.
-        self._allow_list = (
-            None if stream_log_name_allow_list is None else frozenset(stream_log_name_allow_list)
-        )
-        self._events_version = astream_events_version
-        self.models = create_request_models(
+        self._tokens = self.feedback.tokens if options.token_feedback_config else None
+        self.models = self._docs_models()
+        #: What the handler shares with the other routes of its app (see `lifecycle`).
+        self.state = ServerState()
+
+    def _docs_models(self) -> RequestModels:
+        options = self.options
+        models = create_request_models(
             self.namespace,
-            *self.schemas.docs_models(strict),
-            max_batch_size=max_batch_size,
-            strict=strict,
+            *self.schemas.docs_models(options.strict),
+            max_batch_size=options.max_batch_size,
+            strict=options.strict,
         )
-        if self.graph is not None:
-            self.models = self.graph.docs_models(self.models)
+        return self.graph.docs_models(models) if self.graph is not None else models
 
     @property
     def feedback_enabled(self) -> bool:
         return "feedback" in self.endpoints and self.feedback.available
 
     # --- the request pipeline ------------------------------------------------------
-
-    async def _read_body(self, request: Request) -> Any:
-        # The raw ASGI headers and messages rather than `request.headers` and
-        # `request.stream()`, whose Headers object and async generator cost ~10,000
-        # instructions per request (callgrind).
-        content_type = length = None
-        for name, value in request.scope["headers"]:
-            if name == b"content-type" and content_type is None:
-                content_type = value.decode("latin-1")
-            elif name == b"content-length" and length is None:
-                length = value
-        check_content_type(content_type)
-        if length is not None and length.isdigit() and int(length) > self.max_body_size:
-            raise PayloadTooLarge(self.max_body_size)
-        body = b""
-        more_body = True
-        while more_body:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            body += message.get("body", b"")
-            more_body = message.get("more_body", False)
-            if len(body) > self.max_body_size:
-                raise PayloadTooLarge(self.max_body_size)
-        request._body = body  # as Request.body() caches it, for a per_req_config_modifier
-        return parse_json(body, self.max_body_size)
 
     async def _prepare(
         self,
@@ -230,9 +142,9 @@ class APIHandler:
         config_hash: str,
         server_config: RunnableConfig | None,
     ) -> tuple[InvokeBody, Any, RunnableConfig, Runnable[Any, Any]]:
-        raw = await self._read_body(request)
+        raw = await read_body(request, self.options.max_body_size)
         runnable = self._runnable_for(raw, endpoint)
-        body = parse_invoke_body(raw, endpoint, self.strict)
+        body = parse_invoke_body(raw, endpoint, self.options.strict)
         client_config = self.config.client_config(body.config, config_hash)
         value = self.schemas.validate_input(body.input, client_config)
         config = await self.config.finish(client_config, request, server_config, endpoint)
@@ -244,49 +156,10 @@ class APIHandler:
             return self.runnable
         return self.graph.take(self.runnable, body, endpoint)
 
-    def _failure(self, exc: BaseException, run_id: Any) -> RunnableFailed:
-        if isinstance(exc, RunnableFailed):  # already says what the client may see
-            return exc
-        mapped = None
-        if self.error_mapper is not None:
-            try:
-                mapped = self.error_mapper(exc)
-            except Exception:  # a bug in the app's mapper must not become a crash
-                logger.exception("error_mapper of %s raised; answering 500", self.run_name)
-        if mapped is not None:
-            logger.warning(
-                "Run %s of %s failed: %s -> %s",
-                run_id,
-                self.run_name,
-                type(exc).__name__,
-                mapped.status_code,
-            )
-            return mapped
-        if isinstance(exc, TypeError) and "not JSON serializable" in str(exc):
-            logger.error(
-                "Run %s of %s returned output that cannot be serialized",
-                run_id,
-                self.run_name,
-                exc_info=exc,
-            )
-        else:
-            logger.error("Run %s of %s failed", run_id, self.run_name, exc_info=exc)
-        message = (
-            f"{type(exc).__name__}: {exc}"
-            if self.expose_error_messages
-            else "Internal Server Error"
-        )
-        return RunnableFailed(500, message)
-
-    def _raise_failure(self, exc: Exception, run_id: Any) -> RunnableFailed:
-        failure = self._failure(exc, run_id)
-        failure.run_id = str(run_id)  # type: ignore[attr-defined]
-        return failure
-
     def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
-        if not (self.include_callback_events and wanted):
+        if not (self.options.include_callback_events and wanted):
             return None
-        from langserve_like.callbacks import EventAggregator
+        from langserve_like.server.callbacks import EventAggregator
 
         aggregator = EventAggregator()
         config["callbacks"] = [aggregator]
@@ -327,7 +200,7 @@ class APIHandler:
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
-            raise self._raise_failure(exc, run_id) from exc
+            raise to_failure(exc, self.options, str(run_id)) from exc
 
     @translated
     async def batch(
@@ -337,9 +210,9 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        raw = await self._read_body(request)
+        raw = await read_body(request, self.options.max_body_size)
         runnable = self._runnable_for(raw, "batch")
-        body = parse_batch_body(raw, self.max_batch_size, self.strict)
+        body = parse_batch_body(raw, self.options.max_batch_size, self.options.strict)
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
         client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
@@ -365,14 +238,15 @@ class APIHandler:
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids
             ]
-            events = [a.events for a in aggregators] if self.include_callback_events else None
+            wanted = self.options.include_callback_events
+            events = [a.events for a in aggregators] if wanted else None
             metadata = {"responses": responses, "run_ids": run_ids}
             outputs = [invoke_output(output) for output in outputs]
             return run_response(self.serializer, outputs, metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
-            raise self._raise_failure(exc, ",".join(run_ids)) from exc
+            raise to_failure(exc, self.options, ",".join(run_ids)) from exc
 
     async def _streaming(
         self,
@@ -384,18 +258,10 @@ class APIHandler:
         body, value, config, runnable = await self._prepare(
             request, kind, config_hash, server_config
         )
-        run_id = config["run_id"]
+        run_id = str(config["run_id"])
         aggregator = self._aggregator(config, body.callback_events)
-        source, encode = event_source(
-            runnable,
-            kind,
-            value,
-            config,
-            body.filters or {},
-            serializer=self.serializer,
-            allow_list=self._allow_list,
-            events_version=self._events_version,
-        )
+        options = self.options
+        source, encode = event_source(runnable, kind, value, config, body.filters or {}, options)
         # The feedback token is fetched while the run starts; the metadata event
         # that carries it goes first.
         tokens = asyncio.ensure_future(self._stream_tokens(run_id)) if self._tokens else None
@@ -409,30 +275,26 @@ class APIHandler:
             raise
         except Exception as exc:
             await source.aclose()
-            first, failed = DONE, self._failure(exc, run_id)
+            first, failed = DONE, to_failure(exc, options, run_id)
             if failed.status_code != 500:
                 # An error_mapper chose this status; nothing was sent yet, so it
                 # can still be the response's. A plain failure is an `error` event
                 # in a 200 stream, where LangServe's clients look for it.
                 if tokens is not None:
                     tokens.cancel()
-                failed.run_id = str(run_id)  # type: ignore[attr-defined]
                 raise failed from exc
-        shutting_down = {"status_code": 503, "message": SHUTTING_DOWN, "run_id": str(run_id)}
-        return EventStreamResponse(
-            frames(
-                source,
-                first,
-                encode,
-                str(run_id),
-                aggregator,
-                serializer=self.serializer,
-                failure=self._failure,
-                tokens=tokens,
-                failed=failed,
-            ),
-            cancelled_frame=encode_event(ERROR, orjson.dumps(shutting_down)),
+        events = frames(
+            source,
+            first,
+            encode,
+            run_id,
+            aggregator,
+            emit=encode_record,
+            options=options,
+            tokens=tokens,
+            failed=failed,
         )
+        return EventStreamResponse(events, cancelled_frame=encode_record(shutdown_record(run_id)))
 
     @translated
     async def stream(
@@ -479,7 +341,7 @@ class APIHandler:
                     ("query", "config"), "config must be a JSON object", "dict_type"
                 )
                 raise RequestError(422, [error])
-        # The per-request modifier runs here too (LangServe skipped it, bug 5), so
+        # The per-request modifier runs here too (LangServe skipped it), so
         # config-based auth and tenancy also cover the schemas.
         config = await self.config.finish(self.config.client_config(body, config_hash), request)
         return json_response(orjson.dumps(self.schemas.json_schema(which, config)))
@@ -508,10 +370,10 @@ class APIHandler:
     async def playground(
         self, file_path: str, request: Request, *, config_hash: str = ""
     ) -> Response:
-        from langserve_like.playground import playground_response
+        from langserve_like.server.playground import playground_response
 
         # A bad hash is a 400 as elsewhere; the modifier runs so that config-based
-        # auth covers the page too (LangServe skipped it, bug 5).
+        # auth covers the page too (LangServe skipped it).
         await self.config.finish(self.config.client_config(None, config_hash), request)
         return await playground_response(self, request, file_path, config_hash)
 

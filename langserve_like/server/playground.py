@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from langserve_like.handler import APIHandler
+    from langserve_like.server.handler import APIHandler
 
 __all__ = [
     "BUNDLE",
@@ -102,10 +102,11 @@ _COMMON_HEADERS = {
 
 def playground_dir() -> Path:
     """Where the playground files are: in the wheel, or in a source checkout."""
-    packaged = Path(__file__).resolve().parent / "_playground"
+    package = Path(__file__).resolve().parent.parent  # langserve_like/
+    packaged = package / "_playground"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "playground"
+    return package.parent / "playground"
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,8 @@ def _initial_config(config_hash: str) -> tuple[dict[str, Any] | None, str | None
     """The config an old `/c/{hash}/playground/` share link carries, or why it has none."""
     if not config_hash:
         return None, None
-    from langserve_like.config import decode_config_hash
     from langserve_like.exceptions import RequestError
+    from langserve_like.server.config import decode_config_hash
 
     try:
         return decode_config_hash(config_hash), None

@@ -2,24 +2,33 @@
 
 `event_source` is the only place the three differ (which langchain-core stream to
 read, and how one item becomes a `data` payload); `frames` turns any of them into
-the wire sequence `metadata, data*, end` (or `..., error`).
+the sequence of event records `metadata, data*, end` (or `..., error`). Records are
+`(event, JSON payload or None, id or None)` tuples, not bytes: `frames` hands each to
+its `emit` function, which for an HTTP response is `sse.encode_record` (so the bytes
+come out of the same generator, without a second one per chunk) and for a
+background run can keep the record in its event log to replay it later. Every error
+record is built here (`error_record`, `shutdown_record`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langserve_like.exceptions import RunnableFailed
-from langserve_like.protocol import CALLBACK, DATA, END, ERROR, METADATA
 from langserve_like.serialization import Serializer
-from langserve_like.sse import encode_event
+from langserve_like.server.failures import shutting_down, to_failure
+from langserve_like.server.options import RouteOptions
+from langserve_like.server.sse import EventRecord
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, METADATA
 
-__all__ = ["DONE", "StreamKind", "event_source", "frames"]
+__all__ = ["DONE", "StreamKind", "error_record", "event_source", "frames", "shutdown_record"]
 
+_Out = TypeVar("_Out")
 StreamKind = Literal["stream", "stream_log", "stream_events"]
 Encode = Callable[[Any], "bytes | None"]
 DONE: Any = object()
@@ -50,13 +59,11 @@ def event_source(
     value: Any,
     config: RunnableConfig,
     filters: dict[str, Any],
-    *,
-    serializer: Serializer,
-    allow_list: frozenset[str] | None,
-    events_version: Literal["v1", "v2"],
+    options: RouteOptions,
 ) -> tuple[AsyncGenerator[Any, None], Encode]:
     """The one place that differs between the three streaming endpoints."""
-    dumps = serializer.dumps
+    dumps = options.serializer.dumps
+    allow_list = options.stream_log_name_allow_list
     if kind == "stream":
         return _agen(runnable.astream(value, config)), dumps
     if allow_list is not None and not allow_list:
@@ -85,7 +92,9 @@ def event_source(
             }
         return dumps(event)
 
-    events = runnable.astream_events(value, config, version=events_version, **filters)
+    events = runnable.astream_events(
+        value, config, version=options.astream_events_version, **filters
+    )
     return _agen(events), encode_event_dict
 
 
@@ -96,15 +105,15 @@ async def frames(
     run_id: str,
     aggregator: Any,
     *,
-    serializer: Serializer,
-    failure: Callable[[BaseException, Any], RunnableFailed],
+    emit: Callable[[EventRecord], _Out],
+    options: RouteOptions,
     tokens: Awaitable[list[dict[str, Any]]] | None = None,
     failed: RunnableFailed | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[_Out, None]:
     """metadata, data*, end (or error): the one generator behind all three streams.
 
-    Callback events recorded meanwhile go out as `callback` frames, before the
-    `error` frame too, so a client's tracer sees the server run fail. `failed`:
+    Callback events recorded meanwhile go out as `callback` records, before the
+    `error` record too, so a client's tracer sees the server run fail. `failed`:
     the run failed before its first item.
     """
     metadata: dict[str, Any] = {"run_id": run_id}
@@ -112,37 +121,53 @@ async def frames(
         metadata["feedback_tokens"] = await tokens
     # The metadata and error payloads are written as LangServe wrote them, with
     # json.dumps's spacing, so the frame is byte-identical.
-    yield encode_event(METADATA, json.dumps(metadata).encode())
+    yield emit((METADATA, json.dumps(metadata).encode(), None))
     if failed is not None:
-        yield _error_frame(failed, run_id)
+        yield emit(error_record(failed, run_id))
         return
+    serializer = options.serializer
     item = first
     try:
         while item is not DONE:
             payload = encode(item)
             if payload is not None:
-                yield encode_event(DATA, payload)
+                yield emit((DATA, payload, None))
             if aggregator is not None and aggregator.events:
-                yield _callback_frames(aggregator, serializer)
+                for record in _callback_records(aggregator, serializer):
+                    yield emit(record)
             item = await anext(source, DONE)
     except Exception as exc:
         if aggregator is not None and aggregator.events:
-            yield _callback_frames(aggregator, serializer)
-        yield _error_frame(failure(exc, run_id), run_id)
+            for record in _callback_records(aggregator, serializer):
+                yield emit(record)
+        yield emit(error_record(to_failure(exc, options, run_id), run_id))
         return
     finally:
         await source.aclose()
     if aggregator is not None and aggregator.events:
-        yield _callback_frames(aggregator, serializer)
-    yield encode_event(END)
+        for record in _callback_records(aggregator, serializer):
+            yield emit(record)
+    yield emit((END, None, None))
 
 
-def _error_frame(failed: RunnableFailed, run_id: str) -> bytes:
+def error_record(failed: RunnableFailed, run_id: str) -> EventRecord:
+    """The `error` event a stream ends with when its run failed."""
     error = {"status_code": failed.status_code, "message": failed.message, "run_id": run_id}
-    return encode_event(ERROR, json.dumps(error).encode())
+    return (ERROR, json.dumps(error).encode(), None)
 
 
-def _callback_frames(aggregator: Any, serializer: Serializer) -> bytes:
-    frames = b"".join(encode_event(CALLBACK, serializer.dumps(e)) for e in aggregator.events)
+def shutdown_record(run_id: str) -> EventRecord:
+    """The `error` event of a stream the server cancels while shutting down (503).
+
+    Compact JSON, unlike `error_record`: LangServe had no such event to match, and
+    clients of earlier versions of this one received it so.
+    """
+    failed = shutting_down(run_id)
+    error = {"status_code": failed.status_code, "message": failed.message, "run_id": run_id}
+    return (ERROR, orjson.dumps(error), None)
+
+
+def _callback_records(aggregator: Any, serializer: Serializer) -> list[EventRecord]:
+    records: list[EventRecord] = [(CALLBACK, serializer.dumps(e), None) for e in aggregator.events]
     aggregator.events.clear()
-    return frames
+    return records

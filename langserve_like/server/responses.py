@@ -18,14 +18,13 @@ from langchain_core.prompt_values import ChatPromptValue, ChatPromptValueConcret
 from starlette.requests import Request
 from starlette.responses import Response
 
-from langserve_like.disconnect import DisconnectWatch
-from langserve_like.exceptions import RequestError, RunnableFailed
-from langserve_like.lifecycle import in_flight
+from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.serialization import Serializer
+from langserve_like.server import state
+from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server.failures import shutting_down
 
 __all__ = [
-    "SHUTTING_DOWN",
-    "ClientDisconnected",
     "cancel_on_disconnect",
     "error_response",
     "invoke_output",
@@ -34,14 +33,9 @@ __all__ = [
     "translated",
 ]
 
-SHUTTING_DOWN = "The server is shutting down"
 _JSON = "application/json"
 _T = TypeVar("_T")
 _Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
-
-
-class ClientDisconnected(Exception):
-    """The client left before the answer was ready; the run was cancelled."""
 
 
 class _JSONResponse(Response):
@@ -93,7 +87,7 @@ def invoke_output(output: Any) -> Any:
     return output
 
 
-def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None) -> Response:
+def error_response(exc: RequestError | RunnableFailed) -> Response:
     """The single place where errors become HTTP responses."""
     if isinstance(exc, RequestError):
         try:
@@ -104,8 +98,8 @@ def error_response(exc: RequestError | RunnableFailed, run_id: str | None = None
             content = orjson.dumps({"detail": _without_inputs(exc.detail)})
         return json_response(content, exc.status_code)
     body: dict[str, Any] = {"detail": exc.message}
-    if run_id:
-        body["run_id"] = run_id
+    if exc.run_id:
+        body["run_id"] = exc.run_id
     return json_response(orjson.dumps(body), exc.status_code, exc.headers)
 
 
@@ -117,13 +111,18 @@ def _without_inputs(detail: Any) -> Any:
 
 
 def translated(method: _Method) -> _Method:
+    """Wraps an `APIHandler` endpoint: its app's state becomes the request's, the
+    request counts as in flight, and errors become responses."""
+
     @functools.wraps(method)
-    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+    async def wrapper(handler: Any, *args: Any, **kwargs: Any) -> Response:
+        app = handler.state
+        state.use(app)
         try:
-            with in_flight():
-                return await method(*args, **kwargs)
+            with app:
+                return await method(handler, *args, **kwargs)
         except (RequestError, RunnableFailed) as exc:
-            return error_response(exc, getattr(exc, "run_id", None))
+            return error_response(exc)
         except ClientDisconnected:
             return Response(status_code=499)
 
@@ -147,6 +146,6 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
         task = asyncio.current_task()
         if task is not None and hasattr(task, "uncancel"):
             task.uncancel()
-        raise RunnableFailed(503, SHUTTING_DOWN) from None
+        raise shutting_down() from None
     finally:
         watch.stop()

@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError, 
 from typing_extensions import NotRequired, Required, TypedDict, get_type_hints, is_typeddict
 
 from langserve_like.exceptions import RequestError, RunnableFailed
-from langserve_like.protocol import RequestModels, field_error
 from langserve_like.schema import typed_dict_error
+from langserve_like.server.models import RequestModels
+from langserve_like.wire import field_error
 
 __all__ = ["STREAM_MODES", "GraphRoute", "GraphRun", "as_graph"]
 

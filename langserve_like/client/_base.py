@@ -30,8 +30,8 @@ from langserve_like.exceptions import (
     RemoteWriteTimeout,
     StreamError,
 )
-from langserve_like.protocol import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
 from langserve_like.serialization import Serializer, default_encoder
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
 
 __all__ = [
     "DEFAULT_TIMEOUT",

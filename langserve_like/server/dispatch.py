@@ -1,11 +1,10 @@
 """One route per `add_routes` that serves all of a runnable's endpoints from a table.
 
-Every request is offered to an app's routes in turn, at ~5,000 instructions per
-route passed (callgrind; two enum lookups in Starlette's loop, then the route's own
-check). LangServe mounts ~30 routes per runnable, so a runnable mounted fifth paid
-~600,000 instructions per request before reaching its own route; a `RunnableRoute`
-costs the requests of other runnables one string comparison, and finds its own
-endpoint with a dict lookup.
+Every request is offered to an app's routes in turn, and each route passed costs
+it a regular-expression match and two enum lookups. LangServe mounts ~30 routes per
+runnable, so a runnable mounted fifth made each of its requests pass ~120 routes
+first; a `RunnableRoute` costs the requests of other runnables one string
+comparison, and finds its own endpoint with a dict lookup.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the
@@ -20,15 +19,20 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
-from starlette._utils import get_route_path
-from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from langserve_like.server.framework import (
+    has_body_limit,
+    matched_for_included_router,
+    register_convertor,
+    route_path,
+)
+
 __all__ = ["PLAYGROUND_FILES", "RunnableRoute", "Table", "Target", "add_runnable_route", "serves"]
 
-# Looking up an enum member costs ~10 times a global's lookup on Python 3.11, and
-# every request asks each route in turn.
+# Module globals: looking up an enum member costs several times a global's lookup,
+# and every request asks each route in turn.
 _NO_MATCH = Match.NONE
 _PARTIAL = Match.PARTIAL
 _FULL = Match.FULL
@@ -92,17 +96,7 @@ def _convertor(table: Table, hashes: bool) -> str:
         names.append(re.escape(PLAYGROUND_FILES) + ".*")
     regex = ("(?:c/[^/]+/)?" if hashes else "") + "(?:" + "|".join(names) + ")"
     key = "langserve_like_" + hashlib.sha256(regex.encode()).hexdigest()[:12]
-    if key not in CONVERTOR_TYPES:
-
-        class Endpoints(Convertor[str]):
-            def convert(self, value: str) -> str:
-                return value
-
-            def to_string(self, value: str) -> str:
-                return value
-
-        Endpoints.regex = regex
-        register_url_convertor(key, Endpoints())
+    register_convertor(key, regex)
     return key
 
 
@@ -121,21 +115,21 @@ class RunnableRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.base = path[: path.index("{" + _PARAM)]
-        self._table: Table = endpoint.table  # type: ignore[attr-defined]
-        self._hashes: bool = endpoint.hashes  # type: ignore[attr-defined]
+        if not isinstance(endpoint, Dispatcher):
+            raise TypeError("A RunnableRoute's endpoint is a Dispatcher")
+        self._table: Table = endpoint.table
+        self._hashes: bool = endpoint.hashes
         #: The paths it serves (but the share-link twins), for `langserve-like serve`'s log.
         self.served_paths = tuple(self.base + name for name in self._table)
-        if not self.dependant.dependencies and getattr(self, "max_body_size", None) is None:
+        if not self.dependant.dependencies and not has_body_limit(self):
             self.app = _direct_app(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return _NO_MATCH, {}
-        if scope.get("fastapi", {}).get("effective_route_context") is not None:
-            # FastAPI >= 0.16x matches an included router's routes under the prefixes
-            # it was included with, through APIRoute.matches and the route's pattern.
+        if matched_for_included_router(scope):
             return super().matches(scope)
-        path = get_route_path(scope)
+        path = route_path(scope)
         if not path.startswith(self.base):
             return _NO_MATCH, {}
         found = _find(self._table, path[len(self.base) :], self._hashes)
@@ -171,18 +165,23 @@ def _direct_app(endpoint: _Direct) -> ASGIApp:
     return app
 
 
-def dispatcher(table: Table, hashes: bool) -> _Direct:
-    """The endpoint of a `RunnableRoute`: calls the endpoint the request names."""
+class Dispatcher:
+    """The endpoint of a `RunnableRoute`: calls the endpoint the request names.
 
-    async def dispatch(request: Request) -> Response:
+    A class so that the route can read the table it serves from its endpoint.
+    """
+
+    __slots__ = ("hashes", "table")
+
+    def __init__(self, table: Table, hashes: bool) -> None:
+        self.table = table
+        self.hashes = hashes
+
+    async def __call__(self, request: Request) -> Response:
         # `RunnableRoute.matches` or `.handle` found the target and checked its method.
         found: _Found = request.scope.pop(_FOUND)
         target, config_hash, file_path = found
         return await target.call(request, config_hash, file_path or "")
-
-    dispatch.table = table  # type: ignore[attr-defined]
-    dispatch.hashes = hashes  # type: ignore[attr-defined]
-    return dispatch
 
 
 def add_runnable_route(
@@ -196,7 +195,7 @@ def add_runnable_route(
     """Serve `table` under `path/` (and `path/c/{hash}/` when `hashes`) on `router`."""
     router.add_api_route(
         f"{path}/{{{_PARAM}:{_convertor(table, hashes)}}}",
-        dispatcher(table, hashes),
+        Dispatcher(table, hashes),
         route_class_override=RunnableRoute,
         methods=sorted({m for target in table.values() for m in target.methods}),
         name=f"{path} endpoints",

@@ -8,7 +8,7 @@
 
 Only httpx and langchain-core are needed: no FastAPI. Errors are described in
 `langserve_like.exceptions`; the request bodies and the decoding of answers in
-`langserve_like._client_base`.
+`langserve_like.client._base`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from typing import Any, cast
 
 import httpx
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForChainRun,
-    CallbackManagerForChainRun,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import (
-    ensure_config,
-    get_async_callback_manager_for_config,
-)
+from langchain_core.runnables.config import ensure_config, get_async_callback_manager_for_config
 from langchain_core.runnables.schema import StreamEvent
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tracers.log_stream import RunLog, RunLogPatch
 
-from langserve_like import _client_base as base
-from langserve_like._client_http import Connection, Replay
+import langserve_like.client._base as base
+from langserve_like.client._http import Connection, Replay
 from langserve_like.exceptions import ProtocolError
 from langserve_like.serialization import Serializer, WellKnownLCSerializer
 

@@ -1,7 +1,9 @@
 """Server-Sent Events on the wire, byte-compatible with LangServe's responses.
 
 A frame is `event: <name>\\r\\ndata: <json>\\r\\n\\r\\n` (`end` has no data line),
-with CRLF separators as sse-starlette writes them. `EventStreamResponse` is a small
+with CRLF separators as sse-starlette writes them, and an `id: <id>` line after the
+event line when the event record (see `streaming`) has an id: `encode_record` is
+the one encoder. `EventStreamResponse` is a small
 ASGI response rather than sse-starlette's `EventSourceResponse` because the
 streaming endpoints need four things in one place: frames that are already bytes
 (no per-event object and string formatting, which dominated LangServe's per-token
@@ -22,15 +24,18 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from langserve_like.disconnect import DisconnectWatch
-from langserve_like.lifecycle import in_flight
+from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server.lifecycle import in_flight
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, METADATA
 
 __all__ = [
     "DEFAULT_COALESCE_WINDOW",
     "DEFAULT_PING_INTERVAL",
     "EventStreamResponse",
+    "EventRecord",
     "FrameWriter",
     "encode_event",
+    "encode_record",
 ]
 
 logger = logging.getLogger("langserve_like")
@@ -49,15 +54,38 @@ _HEADERS = {
 }
 
 
-def encode_event(event: str, data: bytes | None = None) -> bytes:
-    """One SSE frame. `data` is JSON; a multi-line payload gets one `data:` line each."""
-    head = b"event: " + event.encode() + b"\r\n"
+#: One event: its name, its JSON payload (None: no data line) and its id (None: no
+#: `id:` line). A plain tuple: a stream builds one per chunk, and a tuple is the
+#: cheapest object Python builds.
+EventRecord = tuple[str, "bytes | None", "str | None"]
+
+# The head of each event this package sends, encoded once rather than per event.
+_HEADS = {
+    name: b"event: " + name.encode() + b"\r\n" for name in (METADATA, DATA, ERROR, END, CALLBACK)
+}
+
+
+def encode_record(record: EventRecord) -> bytes:
+    """One SSE frame. `data` is JSON; a multi-line payload gets one `data:` line each.
+
+    The id is the server's own (a run id or a sequence number), never client text,
+    so it needs no escaping.
+    """
+    event, data, event_id = record
+    head = _HEADS.get(event) or b"event: " + event.encode() + b"\r\n"
+    if event_id is not None:
+        head += b"id: " + event_id.encode() + b"\r\n"
     if data is None:
         return head + b"\r\n"
     if b"\n" in data or b"\r" in data:
         lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         return head + b"".join(b"data: " + line + b"\r\n" for line in lines) + b"\r\n"
     return head + b"data: " + data + b"\r\n\r\n"
+
+
+def encode_event(event: str, data: bytes | None = None, event_id: str | None = None) -> bytes:
+    """`encode_record` of `(event, data, event_id)`."""
+    return encode_record((event, data, event_id))
 
 
 class FrameWriter:

@@ -1,6 +1,6 @@
 """Turning what a request says about config into the RunnableConfig a run gets.
 
-Precedence, lowest first (LangServe's order, protocol.md §2.2):
+Precedence, lowest first (LangServe's order):
 
 1. the `/c/{config_hash}` path segment,
 2. the body's `config` (values merged key-wise into 1; `tags` concatenated),
@@ -15,7 +15,7 @@ Precedence, lowest first (LangServe's order, protocol.md §2.2):
 Config keys a route does not accept are dropped, as LangServe dropped them
 (`strict=True` routes refuse keys that are no RunnableConfig key at all). Unlike
 LangServe, client values are dumped with `exclude_unset`, so an empty
-`configurable` in the body no longer resets values from the hash (bug 10).
+`configurable` in the body no longer resets values from the hash.
 
 The run gets LangServe's run metadata (`__useragent`, `__langserve_version`,
 `__langserve_endpoint`), which user code and tracers read; the streams and
@@ -36,7 +36,7 @@ from langchain_core.runnables.config import merge_configs
 from pydantic import BaseModel, ValidationError
 
 from langserve_like.exceptions import RequestError
-from langserve_like.protocol import validation_errors
+from langserve_like.wire import validation_errors
 
 __all__ = [
     "CLIENT_CONFIG_KEYS",
