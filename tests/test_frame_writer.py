@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,7 +38,7 @@ class Recorder:
         self.open.set()
         self.sent = asyncio.Event()
 
-    async def __call__(self, message: dict[str, Any]) -> None:
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
         await self.open.wait()
         self.bodies.append(message["body"])
         self.ended = not message.get("more_body", False)
@@ -125,7 +125,7 @@ async def test_event_stream_stops_and_closes_its_source_when_a_write_fails() -> 
 
     bodies: list[bytes] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.body":
             if len(bodies) == 2:
                 raise ConnectionResetError("the client is gone")
@@ -182,7 +182,7 @@ class ChunkedReader:
 
     def __init__(self, base_url: str, path: str, body: bytes) -> None:
         parts = urlsplit(base_url)
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=10)
         self.http = h11.Connection(h11.CLIENT)
         headers = [("host", parts.netloc), ("content-type", "application/json")]
         headers.append(("content-length", str(len(body))))
