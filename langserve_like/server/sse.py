@@ -19,6 +19,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import anyio
 from starlette.responses import Response
@@ -89,15 +90,19 @@ def encode_event(event: str, data: bytes | None = None, event_id: str | None = N
 
 
 class FrameWriter:
-    """Sends frames through a task of its own, coalescing those that come quickly.
+    """Writes SSE frames, sharing a write among those that come quickly.
 
     A frame is written as soon as it is produced unless the last write was less than
     `window` seconds ago; then it waits, with any that follow, until the window is
     over. A token stream from a model (one frame every few tens of milliseconds) is
-    written frame by frame as before, while a fast one costs one socket write per
-    window instead of one per event (each write was ~40,000 instructions through
-    uvicorn and h11). The producer is held back once `high_water` bytes are waiting,
-    so a slow client cannot make the buffer grow without bound.
+    written frame by frame, while a fast one costs one socket write per window
+    instead of one per event (each write is ~40,000 instructions through uvicorn
+    and h11). The producer writes a frame that is due at once itself, in `put`:
+    handing every frame to the sender task cost ~17,000 instructions per frame (a
+    wake-up, a future and a task step). The sender task writes only what waited:
+    frames held for the window, pings, and the end of the body. The producer is held
+    back once `high_water` bytes are waiting, so a slow client cannot make the
+    buffer grow without bound.
     """
 
     __slots__ = (
@@ -112,6 +117,7 @@ class FrameWriter:
         "_room",
         "_send",
         "_sender",
+        "_sending",
         "_size",
         "_timer",
         "_wake",
@@ -139,6 +145,9 @@ class FrameWriter:
         self._timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
+        # True while a write is on its way, from `put` or from the sender task: the
+        # other one must not write meanwhile, and frames that come wait for it.
+        self._sending = False
         self._closing = False
         self.error: Exception | None = None
         self._ping: asyncio.TimerHandle | None = None
@@ -146,25 +155,46 @@ class FrameWriter:
             self._ping = self._loop.call_later(ping_interval, self._add_ping)
         self._sender = self._loop.create_task(self._run())
 
-    def write(self, frame: bytes) -> None:
+    async def put(self, frame: bytes) -> None:
+        """Write `frame` now if it is due and nothing waits, else queue it.
+
+        Raises what the server's `send` raised (`error` is then set); returns only
+        once fewer than `high_water` bytes wait to be written.
+        """
+        if not (self._sending or self._timer is not None or self._wake.is_set()):
+            now = self._loop.time()
+            if now >= self._hold_until:
+                # Due, and nothing waits: the producer writes it itself.
+                self._hold_until = now + self._window
+                self._sending = True
+                try:
+                    message = {"type": "http.response.body", "body": frame, "more_body": True}
+                    await self._send(message)
+                except Exception as exc:
+                    self.error = exc
+                    raise
+                finally:
+                    self._sending = False
+                if self._frames:  # a ping came while the frame was being written
+                    self._due_after_write()
+                return
+            if len(frame) < self._high_water:
+                self._frames.append(frame)
+                self._size += len(frame)
+                self._timer = self._loop.call_later(self._hold_until - now, self._due)
+                return
         self._frames.append(frame)
         self._size += len(frame)
-        if self._wake.is_set():
-            return
-        delay = self._hold_until - self._loop.time()
-        if delay <= 0 or self._size >= self._high_water:
+        if self._size >= self._high_water:
             self._due()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(delay, self._due)
+            while self._size >= self._high_water and self.error is None:
+                self._room.clear()
+                await self._room.wait()
 
-    async def wait_for_room(self) -> None:
-        """Wait while `high_water` bytes are still unsent."""
-        while self._size >= self._high_water and self.error is None:
-            self._room.clear()
-            await self._room.wait()
-
-    async def close(self) -> None:
-        """Write what is left, end the body and wait until it is sent."""
+    async def close(self, last: bytes | None = None) -> None:
+        """Write what is left and `last`, end the body and wait until it is sent."""
+        if last is not None:
+            self._frames.append(last)
         self._closing = True
         self._due()
         await self._sender
@@ -181,7 +211,17 @@ class FrameWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._wake.set()
+        if not self._sending:  # else the write under way calls `_due_after_write`
+            self._wake.set()
+
+    def _due_after_write(self) -> None:
+        """What came during a write goes when its window is over (or now, if the
+        buffer is full or the body is closing)."""
+        delay = self._hold_until - self._loop.time()
+        if delay <= 0 or self._closing or self._size >= self._high_water:
+            self._wake.set()
+        else:
+            self._timer = self._loop.call_later(delay, self._due)
 
     def _add_ping(self) -> None:
         stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(sep=" ")
@@ -198,13 +238,18 @@ class FrameWriter:
                 self._frames.clear()
                 self._size = 0
                 self._hold_until = self._loop.time() + self._window
-                if self._closing:
-                    await self._send({"type": "http.response.body", "body": body})
-                    return
-                if body:
-                    await self._send(
-                        {"type": "http.response.body", "body": body, "more_body": True}
-                    )
+                self._sending = True
+                try:
+                    if self._closing:
+                        await self._send({"type": "http.response.body", "body": body})
+                        return
+                    if body:
+                        message = {"type": "http.response.body", "body": body, "more_body": True}
+                        await self._send(message)
+                finally:
+                    self._sending = False
+                if self._frames or self._closing:
+                    self._due_after_write()
                 self._room.set()
         except Exception as exc:
             # Usually OSError: the server could not write, the client is gone. Either
@@ -235,11 +280,19 @@ class EventStreamResponse(Response):
         self.cancelled_frame = cancelled_frame
         self.status_code = 200
         self.background = None
+        self._request_task: asyncio.Task[Any] | None = None
         self.init_headers({**_HEADERS, **(headers or {})})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         with in_flight():
-            await self._stream(receive, send)
+            # A task of its own: each chunk suspends (langchain-core awaits a task per
+            # chunk), and a suspension and its resumption go through every coroutine
+            # between the task and the generator; in the request's task that is the
+            # whole ASGI stack (the route, its endpoint, this call), ~4,000
+            # instructions per chunk. The request's task waits for it once, and a
+            # cancellation of the request (the server shutting down) is passed on to it.
+            self._request_task = asyncio.current_task()
+            await asyncio.get_running_loop().create_task(self._stream(receive, send))
 
     async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -247,8 +300,7 @@ class EventStreamResponse(Response):
         watch = DisconnectWatch(receive)
         try:
             async for frame in self.frames:
-                writer.write(frame)
-                await writer.wait_for_room()
+                await writer.put(frame)
             await writer.close()
         except asyncio.CancelledError:
             if watch.disconnected:
@@ -261,6 +313,10 @@ class EventStreamResponse(Response):
                     raise writer.error from None
             elif not await self._end_cancelled(writer):
                 raise
+        except OSError as exc:
+            if exc is not writer.error:
+                raise
+            # `put` could not write: the client is gone, as above.
         finally:
             watch.stop()
             writer.abort()
@@ -276,12 +332,13 @@ class EventStreamResponse(Response):
         and then the cancellation counts as handled: the response is complete."""
         if self.cancelled_frame is None:
             return False
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()  # Python >= 3.11: let the awaits below run
-        writer.write(self.cancelled_frame)
+        # Python >= 3.11: let the awaits below run, and tell the request's task, whose
+        # cancellation this was, that it was handled (`uncancel` does nothing at 0).
+        for task in (asyncio.current_task(), self._request_task):
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
         try:
-            await asyncio.wait_for(writer.close(), FINAL_FRAME_TIMEOUT)
+            await asyncio.wait_for(writer.close(self.cancelled_frame), FINAL_FRAME_TIMEOUT)
         except (asyncio.TimeoutError, asyncio.CancelledError, OSError):
             return False
         return writer.error is None
