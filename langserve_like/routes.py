@@ -51,6 +51,7 @@ from langserve_like.protocol import (
     EndpointName,
     Feedback,
 )
+from langserve_like.runs.options import Runs
 from langserve_like.serialization import Serializer
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
@@ -260,6 +261,7 @@ def add_routes(
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     error_mapper: ErrorMapper | None = None,
     expose_error_messages: bool = False,
+    runs: "Runs | bool" = False,
 ) -> APIHandler:
     """Serve `runnable` under `path`: invoke, batch, stream, stream_log,
     stream_events, input_schema, output_schema, config_schema and playground/,
@@ -268,6 +270,8 @@ def add_routes(
     The options are LangServe's (see the README's table), plus `feedback_sink`,
     `max_body_size` (413 above it), `max_batch_size` (422 above it),
     `error_mapper` (exception -> status) and `expose_error_messages`.
+    `runs=True` (or `Runs(...)`) also serves it as a LangGraph assistant named after
+    `path`, with threads and durable background runs (the `runs` extra).
     """
     if not isinstance(runnable, Runnable):
         raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
@@ -314,4 +318,8 @@ def add_routes(
     router = app.router if isinstance(app, FastAPI) else app
     _register(router, handler, path, list(dependencies or ()))
     drain_on_shutdown(router)  # cancelled streams get their final event out on shutdown
+    if runs:
+        from langserve_like.runs import attach
+
+        attach(app, runnable, path, runs)
     return handler
