@@ -182,7 +182,13 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
             return JSONResponse(
                 {"ok": False, "services": {"database": "unhealthy"}}, status_code=503
             )
-        services = {"database": "healthy", "redis": "skipped", "queue": queue_state}
+        channels, subscribers = engine.events.live_count()
+        services = {
+            "database": "healthy",
+            "redis": "skipped",
+            "queue": queue_state,
+            "streams": {"channels": channels, "subscribers": subscribers},
+        }
         return JSONResponse({"ok": True, "services": services})
 
     @router.get("/info")

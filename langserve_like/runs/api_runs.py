@@ -21,6 +21,9 @@ from langserve_like.runs.sse import EventStream
 
 __all__ = ["runs_router"]
 
+# Module level: FastAPI resolves these (postponed) annotations in the module's globals.
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+LastId = Annotated[str | None, Header(alias="Last-Event-ID")]
 ALWAYS = frozenset({"metadata", "error", "end"})
 KEEPALIVE_EVERY = 5.0
 
@@ -45,7 +48,7 @@ def _parse_modes(raw: list[str]) -> frozenset[str] | None:
                 modes.extend(str(m) for m in orjson.loads(item))
             except orjson.JSONDecodeError as exc:
                 raise HTTPException(422, "stream_mode: not a JSON array") from exc
-        else:
+        elif item:  # the SDK sends `stream_mode=` for "all of them"
             modes.append(item)
     return frozenset(modes) or None
 
@@ -170,8 +173,6 @@ class _Runs:
 def runs_router(engine: Engine, prefix: str) -> APIRouter:
     runs = _Runs(engine, prefix)
     router = APIRouter(prefix=prefix, tags=["runs"])
-    IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-    LastId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
     async def thread_run(thread_id: str, run_id: str) -> Any:
         row = await engine.get_run(run_id, thread_id)
