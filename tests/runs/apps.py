@@ -94,7 +94,7 @@ slow = StateGraph(Echo).add_node("linger", linger).add_edge(START, "linger").com
 upper = RunnableLambda(lambda text: str(text).upper())
 
 runs = Runs(
-    database=os.environ["LSL_RUNS_DB"],
+    database=os.environ.get("LSL_RUNS_DB"),
     lease_ttl=float(os.environ.get("LSL_LEASE_TTL", "30")),
     heartbeat=float(os.environ.get("LSL_HEARTBEAT", "10")),
     workers=int(os.environ.get("LSL_WORKERS", "8")),

@@ -1,0 +1,101 @@
+"""The store API, after_seconds, webhooks and the checkpointer rule."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph_sdk.client import SyncLangGraphClient
+from langgraph_sdk.errors import NotFoundError
+
+from langserve_like import add_routes
+from tests.runs.apps import Echo, echo_node
+
+
+def test_store_put_get_search_namespaces_delete(client: SyncLangGraphClient) -> None:
+    client.store.put_item(["users", "ann"], "prefs", {"theme": "dark"})
+    client.store.put_item(["users", "bob"], "prefs", {"theme": "light"})
+    item = client.store.get_item(["users", "ann"], "prefs")
+    assert (item["namespace"], item["key"], item["value"]) == (
+        ["users", "ann"],
+        "prefs",
+        {"theme": "dark"},
+    )
+    found = client.store.search_items(["users"], filter={"theme": "light"})
+    assert [i["namespace"] for i in found["items"]] == [["users", "bob"]]
+    spaces = client.store.list_namespaces(prefix=["users"])["namespaces"]
+    assert sorted(spaces) == [["users", "ann"], ["users", "bob"]]
+    client.store.delete_item(["users", "ann"], "prefs")
+    with pytest.raises(NotFoundError):
+        client.store.get_item(["users", "ann"], "prefs")
+
+
+def test_after_seconds_keeps_the_run_pending_until_then(client: SyncLangGraphClient) -> None:
+    tid = client.threads.create()["thread_id"]
+    run = client.runs.create(tid, "echo", input={"messages": ["soon"]}, after_seconds=0.5)
+    assert client.runs.get(tid, run["run_id"])["status"] == "pending"
+    assert client.runs.join(tid, run["run_id"]) == {"messages": ["soon", "echo: soon"]}
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    arrived = threading.Event()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+        type(self).arrived.set()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_webhook_receives_the_finished_run(client: SyncLangGraphClient, webhook: str) -> None:
+    tid = client.threads.create()["thread_id"]
+    run = client.runs.create(tid, "echo", input={"messages": ["w"]}, webhook=webhook)
+    assert _Receiver.arrived.wait(timeout=30)
+    body = _Receiver.received[0]
+    assert (body["run_id"], body["status"]) == (run["run_id"], "success")
+    assert body["values"] == {"messages": ["w", "echo: w"]}
+
+
+def test_a_graph_with_its_own_checkpointer_is_refused() -> None:
+    from langgraph.graph import START, StateGraph
+
+    graph = (
+        StateGraph(Echo)
+        .add_node("echo", echo_node)
+        .add_edge(START, "echo")
+        .compile(checkpointer=InMemorySaver())
+    )
+    with pytest.raises(ValueError, match="own checkpointer"):
+        add_routes(FastAPI(), graph, path="/mine", runs=True)
+
+
+def test_runs_needs_the_app_not_a_router() -> None:
+    from fastapi import APIRouter
+
+    from tests.runs.apps import echo
+
+    with pytest.raises(TypeError, match="FastAPI app"):
+        add_routes(APIRouter(), echo, path="/e", runs=True)
