@@ -40,6 +40,7 @@ TESTED = {
     "12_passthrough_dict",
     "13_widgets",
     "14_chat_playground",
+    "15_threads_and_runs",
 }
 
 Events = list[tuple[str, Any]]
@@ -69,6 +70,7 @@ def example(
     for name in ("OPENAI_API_KEY", "EXAMPLE_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "history.sqlite3"))
+    monkeypatch.setenv("RUNS_DB", str(tmp_path / "runs.db"))
     loaded: list[str] = []
 
     def open_example(name: str) -> TestClient:
@@ -511,6 +513,22 @@ def test_examples_chat_playground_route(example: Any) -> None:
 
     assert client.get("/chat/playground/").status_code == 200
     assert client.get("/chat/playground/info.json").json()["playground_type"] == "chat"
+
+
+def test_examples_threads_and_runs_interrupt_then_resume(example: Any) -> None:
+    with example("15_threads_and_runs") as client:
+        thread = client.post("/threads", json={}).json()["thread_id"]
+        body = {"assistant_id": "review", "input": {"topic": "SQLite"}}
+        paused = client.post(f"/threads/{thread}/runs/wait", json=body).json()
+        [question] = paused["__interrupt__"]
+        assert question["value"]["draft"] == "Why SQLite is enough for most apps."
+        assert client.get(f"/threads/{thread}").json()["status"] == "interrupted"
+        resume = {"assistant_id": "review", "command": {"resume": "Use SQLite."}}
+        done = client.post(f"/threads/{thread}/runs/wait", json=resume).json()
+        assert (done["verdict"], done["published"]) == ("edited", "Use SQLite.")
+        assert client.get(f"/threads/{thread}").json()["status"] == "idle"
+        # The LangServe endpoints still serve the graph statelessly.
+        assert client.post("/review/invoke", json={"input": {"topic": "x"}}).status_code == 200
 
 
 # --- the README's quickstart snippet -------------------------------------------------------
