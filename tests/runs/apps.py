@@ -13,9 +13,11 @@ import os
 from typing import Annotated, Any
 
 from fastapi import FastAPI
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AnyMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
@@ -91,6 +93,18 @@ async def linger(state: Echo) -> dict[str, Any]:
 
 slow = StateGraph(Echo).add_node("linger", linger).add_edge(START, "linger").compile()
 
+
+class Chat(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+async def talk(state: Chat) -> dict[str, Any]:
+    model = GenericFakeChatModel(messages=iter([AIMessage("hello there friend")]))
+    return {"messages": [await model.ainvoke(state["messages"])]}
+
+
+chat = StateGraph(Chat).add_node("talk", talk).add_edge(START, "talk").compile()
+
 upper = RunnableLambda(lambda text: str(text).upper())
 
 runs = Runs(
@@ -106,3 +120,4 @@ add_routes(app, approve, path="/approve", runs=runs)
 add_routes(app, fail, path="/fail", runs=runs)
 add_routes(app, upper, path="/upper", runs=runs)
 add_routes(app, slow, path="/slow", runs=runs)
+add_routes(app, chat, path="/chat", runs=runs)

@@ -9,7 +9,7 @@ from langgraph_sdk.errors import ConflictError
 
 def test_assistants_are_the_mounted_paths(client: SyncLangGraphClient) -> None:
     found = {a["assistant_id"] for a in client.assistants.search(limit=100)}
-    assert found == {"echo", "steps", "approve", "fail", "upper", "slow"}
+    assert found == {"echo", "steps", "approve", "fail", "upper", "slow", "chat"}
     assert client.assistants.get("echo")["graph_id"] == "echo"
     graph = client.assistants.get_graph("steps")
     assert {n["id"] for n in graph["nodes"]} >= {"a", "b", "c"}
@@ -162,3 +162,30 @@ def test_ok_and_info(client: SyncLangGraphClient) -> None:
     assert ok["services"]["database"] == "healthy"
     info = client.http.client.get("/info").json()
     assert info["flags"]["store"] is True
+
+
+def test_runs_stream_messages_tuple_and_messages(client: SyncLangGraphClient) -> None:
+    tid = client.threads.create()["thread_id"]
+    hi = {"messages": [{"type": "human", "content": "hi"}]}
+    parts = list(client.runs.stream(tid, "chat", input=hi, stream_mode="messages-tuple"))
+    tokens = [p.data[0]["content"] for p in parts if p.event == "messages"]
+    assert "".join(tokens) == "hello there friend"
+    assert len(tokens) > 1
+    assert all(p.data[1]["langgraph_node"] == "talk" for p in parts if p.event == "messages")
+    parts = list(client.runs.stream(tid, "chat", input=hi, stream_mode="messages"))
+    events = [p.event for p in parts]
+    assert events[1] == "messages/metadata"
+    partial = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
+    assert partial[-1] == "hello there friend"
+    assert partial[0] != partial[-1]
+
+
+def test_runs_stream_tasks_and_checkpoints(client: SyncLangGraphClient) -> None:
+    tid = client.threads.create()["thread_id"]
+    parts = list(
+        client.runs.stream(tid, "steps", input={"steps": []}, stream_mode=["tasks", "checkpoints"])
+    )
+    tasks = [p.data["name"] for p in parts if p.event == "tasks" and "input" in p.data]
+    assert tasks == ["a", "b", "c"]
+    checkpoints = [p.data for p in parts if p.event == "checkpoints"]
+    assert checkpoints[-1]["values"] == {"steps": ["a", "b", "c"]}
