@@ -50,6 +50,8 @@ class Engine:
         self._conns = [saver_conn, store_conn]
         for conn in self._conns:
             await conn.execute("PRAGMA busy_timeout=5000")
+            # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
+            await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
         self.saver = AsyncSqliteSaver(saver_conn)
         await self.saver.setup()
         self.store = AsyncSqliteStore(store_conn)

@@ -108,6 +108,15 @@ class RunWriter:
             await self.log.db.write(write)
             del self.tail[: len(batch)]
 
+    async def take_tail(self) -> list[Event]:
+        """Hand the unwritten events to the caller's transaction (the finish)."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            tail, self.tail = self.tail, []
+            return tail
+
     def terminal(self, event: str, data: bytes) -> Event:
         """The next event, for the finishing transaction to write (not the tail)."""
         self.seq += 1
@@ -143,7 +152,8 @@ class EventLog:
         return await self.db.read(lambda conn: _max_seq(conn, run_id))
 
     async def open_writer(self, run_id: str, attempt: int) -> RunWriter:
-        last = await self.db.read(lambda conn: _max_seq(conn, run_id))
+        # Only attempts write events, so a first attempt starts from nothing.
+        last = 0 if attempt == 1 else await self.db.read(lambda conn: _max_seq(conn, run_id))
         writer = RunWriter(self, run_id, attempt, last)
         channel = self._channels.setdefault(run_id, _Channel())
         channel.writer = writer

@@ -195,7 +195,8 @@ class Worker:
 
     async def _finish(self, active: Active, writer: RunWriter, outcome: Outcome) -> None:
         engine = self.engine
-        await writer.flush()
+        # The last events, `end` and the terminal status: one transaction.
+        tail = await writer.take_tail()
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
 
         def step(conn: sqlite3.Connection) -> Any:
@@ -209,7 +210,8 @@ class Worker:
                 thread=outcome.thread,
             )
             if row is not None:
-                queue.append_event(conn, active.run_id, active.attempt, end)
+                for event in (*tail, end):
+                    queue.append_event(conn, active.run_id, active.attempt, event)
             return row
 
         row = await engine.db.write(step)
