@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +66,15 @@ def _item(item: Any) -> dict[str, Any]:
 
 
 def build_router(engine: Engine, prefix: str) -> APIRouter:
-    router = APIRouter()
+    async def started() -> None:
+        if not engine.started:
+            raise HTTPException(
+                503,
+                "The runs engine has not started: serve the app with its lifespan "
+                "(uvicorn does; use TestClient as a context manager)",
+            )
+
+    router = APIRouter(dependencies=[Depends(started)])
     router.include_router(_assistants_router(engine, prefix))
     router.include_router(threads_router(engine, prefix))
     router.include_router(runs_router(engine, prefix))

@@ -73,6 +73,12 @@ class RunCreate(_Body):
         )
 
 
+class CancelMany(_Body):
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+    status: Literal["pending", "running", "all"] | None = None
+
+
 class ThreadCreate(_Body):
     thread_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

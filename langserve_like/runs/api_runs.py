@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from langserve_like.runs import queue
-from langserve_like.runs.api_models import RunCreate
+from langserve_like.runs.api_models import CancelMany, RunCreate
 from langserve_like.runs.db import loads
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.events import Event
@@ -289,6 +289,29 @@ def runs_router(engine: Engine, prefix: str) -> APIRouter:
         if row is None:
             raise HTTPException(404, f"Run {run_id} not found")
         return await runs.stream(row, _last_event_id(last_id), None, False)
+
+    @router.post("/runs/cancel", status_code=204)
+    async def cancel_many(
+        body: CancelMany,
+        action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
+    ) -> Response:
+        def select(conn: sqlite3.Connection) -> list[str]:
+            where: list[str] = ["status IN ('pending', 'running')"]
+            args: list[str] = []
+            if body.status and body.status != "all":
+                where, args = ["status = ?"], [body.status]
+            if body.thread_id:
+                where.append("thread_id = ?")
+                args.append(body.thread_id)
+            if body.run_ids:
+                where.append(f"run_id IN ({','.join('?' * len(body.run_ids))})")
+                args.extend(body.run_ids)
+            sql = f"SELECT run_id FROM lsl_runs WHERE {' AND '.join(where)}"
+            return [r[0] for r in conn.execute(sql, args)]
+
+        for run_id in await engine.db.read(select):
+            await engine.cancel(run_id, action)
+        return Response(status_code=204)
 
     @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
     async def cancel(

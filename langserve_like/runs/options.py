@@ -47,8 +47,9 @@ class Runs:
             raise ValueError(f"prefix must start with '/' and not end with it, got {self.prefix!r}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
-        if not 0 < self.heartbeat < self.lease_ttl:
-            raise ValueError("heartbeat must be positive and shorter than lease_ttl")
+        if not 0 < self.heartbeat < self.self_fence_after:
+            # A worker gives its run up when it could not renew for 2/3 of the lease.
+            raise ValueError("heartbeat must be positive and below 2/3 of lease_ttl")
         if self.max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {self.max_failures}")
 

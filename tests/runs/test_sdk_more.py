@@ -99,3 +99,35 @@ def test_runs_needs_the_app_not_a_router() -> None:
 
     with pytest.raises(TypeError, match="FastAPI app"):
         add_routes(APIRouter(), echo, path="/e", runs=True)
+
+
+def test_cancel_many_stops_the_pending_runs_of_a_thread(client: SyncLangGraphClient) -> None:
+    tid = client.threads.create()["thread_id"]
+    runs = [
+        client.runs.create(tid, "echo", input={"messages": [str(i)]}, after_seconds=600)
+        for i in range(3)
+    ]
+    client.runs.cancel_many(thread_id=tid, status="pending")
+    assert {client.runs.get(tid, r["run_id"])["status"] for r in runs} == {"interrupted"}
+    assert client.threads.get(tid)["status"] == "idle"
+
+
+def test_the_api_answers_503_until_the_lifespan_started_the_engine() -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.runs.apps import echo
+
+    app = FastAPI()
+    add_routes(app, echo, path="/echo", runs=True)
+    response = TestClient(app).post("/threads", json={})
+    assert response.status_code == 503
+    assert "lifespan" in response.json()["detail"]
+
+
+def test_runs_options_refuse_a_heartbeat_that_would_self_fence() -> None:
+    from langserve_like import Runs
+
+    with pytest.raises(ValueError, match="heartbeat"):
+        Runs(lease_ttl=12, heartbeat=10)
+    with pytest.raises(ValueError, match="SQLite file path"):
+        Runs(database="postgresql://localhost/db").database_path()
