@@ -38,7 +38,7 @@ def test_store_put_get_search_namespaces_delete(client: SyncLangGraphClient) -> 
 
 def test_after_seconds_keeps_the_run_pending_until_then(client: SyncLangGraphClient) -> None:
     tid = client.threads.create()["thread_id"]
-    run = client.runs.create(tid, "echo", input={"messages": ["soon"]}, after_seconds=0.5)
+    run = client.runs.create(tid, "echo", input={"messages": ["soon"]}, after_seconds=2)
     assert client.runs.get(tid, run["run_id"])["status"] == "pending"
     assert client.runs.join(tid, run["run_id"]) == {"messages": ["soon", "echo: soon"]}
 
