@@ -124,7 +124,7 @@ class Engine:
             if row is None or row["status"] not in queue.IN_FLIGHT:
                 return row
             try:
-                await asyncio.wait_for(event.wait(), self.options.poll_interval * 5)
+                await asyncio.wait_for(event.wait(), self.options.poll_interval)
             except asyncio.TimeoutError:
                 pass
 
