@@ -170,55 +170,51 @@ class _Runs:
         return StreamingResponse(chunks(), media_type="application/json", headers=headers)
 
 
-def runs_router(engine: Engine, prefix: str) -> APIRouter:
-    runs = _Runs(engine, prefix)
-    router = APIRouter(prefix=prefix, tags=["runs"])
+class _Endpoints(_Runs):
+    """The endpoints, as methods so each stays short; `runs_router` lists their paths."""
 
-    async def thread_run(thread_id: str, run_id: str) -> Any:
-        row = await engine.get_run(run_id, thread_id)
+    async def thread_run(self, thread_id: str, run_id: str) -> Any:
+        row = await self.engine.get_run(run_id, thread_id)
         if row is None:
             raise HTTPException(404, f"Run {run_id} not found on thread {thread_id}")
         return row
 
-    @router.post("/threads/{thread_id}/runs")
-    async def create_thread_run(thread_id: str, body: RunCreate, key: IdemKey = None) -> Response:
-        row = await runs.create(body, thread_id, key)
-        return JSONResponse(run_to_api(row), headers={"Content-Location": runs.url(row)})
+    async def create_thread_run(
+        self, thread_id: str, body: RunCreate, key: IdemKey = None
+    ) -> Response:
+        row = await self.create(body, thread_id, key)
+        return JSONResponse(run_to_api(row), headers={"Content-Location": self.url(row)})
 
-    @router.post("/runs")
-    async def create_run(body: RunCreate, key: IdemKey = None) -> Response:
-        row = await runs.create(body, None, key)
-        return JSONResponse(run_to_api(row), headers={"Content-Location": runs.url(row)})
+    async def create_run(self, body: RunCreate, key: IdemKey = None) -> Response:
+        row = await self.create(body, None, key)
+        return JSONResponse(run_to_api(row), headers={"Content-Location": self.url(row)})
 
-    @router.post("/runs/batch")
-    async def create_batch(bodies: list[RunCreate]) -> list[dict[str, Any]]:
-        return [run_to_api(await runs.create(body, None, None)) for body in bodies]
+    async def create_batch(self, bodies: list[RunCreate]) -> list[dict[str, Any]]:
+        return [run_to_api(await self.create(body, None, None)) for body in bodies]
 
-    @router.post("/threads/{thread_id}/runs/stream")
     async def stream_thread_run(
-        thread_id: str, body: RunCreate, key: IdemKey = None, last_id: LastId = None
+        self, thread_id: str, body: RunCreate, key: IdemKey = None, last_id: LastId = None
     ) -> Response:
-        row = await runs.create(body, thread_id, key)
+        row = await self.create(body, thread_id, key)
         after = _last_event_id(last_id) or 0
-        return await runs.stream(row, after, None, body.on_disconnect == "cancel")
+        return await self.stream(row, after, None, body.on_disconnect == "cancel")
 
-    @router.post("/runs/stream")
-    async def stream_run(body: RunCreate, key: IdemKey = None) -> Response:
-        row = await runs.create(body, None, key)
-        return await runs.stream(row, 0, None, body.on_disconnect == "cancel")
+    async def stream_run(self, body: RunCreate, key: IdemKey = None) -> Response:
+        row = await self.create(body, None, key)
+        return await self.stream(row, 0, None, body.on_disconnect == "cancel")
 
-    @router.post("/threads/{thread_id}/runs/wait")
     async def wait_thread_run(
-        thread_id: str, body: RunCreate, key: IdemKey = None, keepalive: bool = True
+        self, thread_id: str, body: RunCreate, key: IdemKey = None, keepalive: bool = True
     ) -> Response:
-        return await runs.wait(await runs.create(body, thread_id, key), keepalive)
+        return await self.wait(await self.create(body, thread_id, key), keepalive)
 
-    @router.post("/runs/wait")
-    async def wait_run(body: RunCreate, key: IdemKey = None, keepalive: bool = True) -> Response:
-        return await runs.wait(await runs.create(body, None, key), keepalive)
+    async def wait_run(
+        self, body: RunCreate, key: IdemKey = None, keepalive: bool = True
+    ) -> Response:
+        return await self.wait(await self.create(body, None, key), keepalive)
 
-    @router.get("/threads/{thread_id}/runs")
     async def list_runs(
+        self,
         thread_id: str,
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0)] = 0,
@@ -234,44 +230,39 @@ def runs_router(engine: Engine, prefix: str) -> APIRouter:
                 (*args, limit, offset),
             ).fetchall()
 
-        return [run_to_api(r) for r in await engine.db.read(read)]
+        return [run_to_api(r) for r in await self.engine.db.read(read)]
 
-    @router.get("/threads/{thread_id}/runs/{run_id}")
-    async def get_run(thread_id: str, run_id: str) -> dict[str, Any]:
-        return run_to_api(await thread_run(thread_id, run_id))
+    async def get_run(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        return run_to_api(await self.thread_run(thread_id, run_id))
 
-    @router.get("/runs/{run_id}")
-    async def get_stateless_run(run_id: str) -> dict[str, Any]:
-        row = await engine.get_run(run_id)
+    async def get_stateless_run(self, run_id: str) -> dict[str, Any]:
+        row = await self.engine.get_run(run_id)
         if row is None:
             raise HTTPException(404, f"Run {run_id} not found")
         return run_to_api(row)
 
-    @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
-    async def delete_run(thread_id: str, run_id: str) -> Response:
-        row = await thread_run(thread_id, run_id)
+    async def delete_run(self, thread_id: str, run_id: str) -> Response:
+        row = await self.thread_run(thread_id, run_id)
         if row["status"] in queue.IN_FLIGHT:
             raise HTTPException(409, "The run is pending or running; cancel it first")
 
         def delete(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM lsl_runs WHERE run_id = ?", (run_id,))
 
-        await engine.db.write(delete)
+        await self.engine.db.write(delete)
         return Response(status_code=204)
 
-    @router.get("/threads/{thread_id}/runs/{run_id}/join")
-    async def join(thread_id: str, run_id: str) -> Response:
-        await thread_run(thread_id, run_id)
-        status, body = _result(await engine.wait_terminal(run_id))
+    async def join(self, thread_id: str, run_id: str) -> Response:
+        await self.thread_run(thread_id, run_id)
+        status, body = _result(await self.engine.wait_terminal(run_id))
         return JSONResponse(body, status_code=status)
 
-    @router.get("/runs/{run_id}/join")
-    async def join_stateless(run_id: str) -> Response:
-        status, body = _result(await engine.wait_terminal(run_id))
+    async def join_stateless(self, run_id: str) -> Response:
+        status, body = _result(await self.engine.wait_terminal(run_id))
         return JSONResponse(body, status_code=status)
 
-    @router.get("/threads/{thread_id}/runs/{run_id}/stream")
     async def rejoin(
+        self,
         thread_id: str,
         run_id: str,
         last_id: LastId = None,
@@ -279,19 +270,18 @@ def runs_router(engine: Engine, prefix: str) -> APIRouter:
         cancel_on_disconnect: bool = False,
         replay: str | None = None,
     ) -> Response:
-        row = await thread_run(thread_id, run_id)
+        row = await self.thread_run(thread_id, run_id)
         after = 0 if replay == "all" else _last_event_id(last_id)
-        return await runs.stream(row, after, _parse_modes(stream_mode), cancel_on_disconnect)
+        return await self.stream(row, after, _parse_modes(stream_mode), cancel_on_disconnect)
 
-    @router.get("/runs/{run_id}/stream")
-    async def rejoin_stateless(run_id: str, last_id: LastId = None) -> Response:
-        row = await engine.get_run(run_id)
+    async def rejoin_stateless(self, run_id: str, last_id: LastId = None) -> Response:
+        row = await self.engine.get_run(run_id)
         if row is None:
             raise HTTPException(404, f"Run {run_id} not found")
-        return await runs.stream(row, _last_event_id(last_id), None, False)
+        return await self.stream(row, _last_event_id(last_id), None, False)
 
-    @router.post("/runs/cancel", status_code=204)
     async def cancel_many(
+        self,
         body: CancelMany,
         action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
     ) -> Response:
@@ -309,22 +299,46 @@ def runs_router(engine: Engine, prefix: str) -> APIRouter:
             sql = f"SELECT run_id FROM lsl_runs WHERE {' AND '.join(where)}"
             return [r[0] for r in conn.execute(sql, args)]
 
-        for run_id in await engine.db.read(select):
-            await engine.cancel(run_id, action)
+        for run_id in await self.engine.db.read(select):
+            await self.engine.cancel(run_id, action)
         return Response(status_code=204)
 
-    @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
     async def cancel(
+        self,
         thread_id: str,
         run_id: str,
         wait: bool = False,
         action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
     ) -> Response:
-        await thread_run(thread_id, run_id)
-        await engine.cancel(run_id, action)
+        await self.thread_run(thread_id, run_id)
+        await self.engine.cancel(run_id, action)
         if wait:
-            await engine.wait_terminal(run_id)
+            await self.engine.wait_terminal(run_id)
             return Response(status_code=204)
         return Response(status_code=202)
 
+
+def runs_router(engine: Engine, prefix: str) -> APIRouter:
+    api = _Endpoints(engine, prefix)
+    router = APIRouter(prefix=prefix, tags=["runs"])
+    for method, path, name in (
+        ("POST", "/threads/{thread_id}/runs", "create_thread_run"),
+        ("POST", "/runs", "create_run"),
+        ("POST", "/runs/batch", "create_batch"),
+        ("POST", "/threads/{thread_id}/runs/stream", "stream_thread_run"),
+        ("POST", "/runs/stream", "stream_run"),
+        ("POST", "/threads/{thread_id}/runs/wait", "wait_thread_run"),
+        ("POST", "/runs/wait", "wait_run"),
+        ("GET", "/threads/{thread_id}/runs", "list_runs"),
+        ("GET", "/threads/{thread_id}/runs/{run_id}", "get_run"),
+        ("GET", "/runs/{run_id}", "get_stateless_run"),
+        ("DELETE", "/threads/{thread_id}/runs/{run_id}", "delete_run"),
+        ("GET", "/threads/{thread_id}/runs/{run_id}/join", "join"),
+        ("GET", "/runs/{run_id}/join", "join_stateless"),
+        ("GET", "/threads/{thread_id}/runs/{run_id}/stream", "rejoin"),
+        ("GET", "/runs/{run_id}/stream", "rejoin_stateless"),
+        ("POST", "/runs/cancel", "cancel_many"),
+        ("POST", "/threads/{thread_id}/runs/{run_id}/cancel", "cancel"),
+    ):
+        router.add_api_route(path, getattr(api, name), methods=[method])
     return router
