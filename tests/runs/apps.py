@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import operator
 import os
+import time
 from typing import Annotated, Any
 
 from fastapi import FastAPI
@@ -66,6 +67,17 @@ steps_builder.add_edge(START, "a").add_edge("a", "b").add_edge("b", "c").add_edg
 steps = steps_builder.compile()
 
 
+async def hog(state: Steps, config: RunnableConfig) -> dict[str, Any]:
+    _log(config, "hog", "start")
+    # Blocks the event loop on purpose, as careless synchronous code in a node does.
+    time.sleep(float(os.environ.get("LSL_BLOCK_SECONDS", "0")))
+    _log(config, "hog", "end")
+    return {"steps": ["hog"]}
+
+
+blocking = StateGraph(Steps).add_node("hog", hog).add_edge(START, "hog").compile()
+
+
 class Approval(TypedDict, total=False):
     request: str
     answer: str
@@ -112,6 +124,8 @@ runs = Runs(
     lease_ttl=float(os.environ.get("LSL_LEASE_TTL", "30")),
     heartbeat=float(os.environ.get("LSL_HEARTBEAT", "10")),
     workers=int(os.environ.get("LSL_WORKERS", "8")),
+    reaper_interval=float(os.environ.get("LSL_REAPER", "10")),
+    shutdown_grace=float(os.environ.get("LSL_GRACE", "10")),
 )
 app = FastAPI()
 add_routes(app, echo, path="/echo", runs=runs)
@@ -121,3 +135,4 @@ add_routes(app, fail, path="/fail", runs=runs)
 add_routes(app, upper, path="/upper", runs=runs)
 add_routes(app, slow, path="/slow", runs=runs)
 add_routes(app, chat, path="/chat", runs=runs)
+add_routes(app, blocking, path="/blocking", runs=runs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,9 +27,11 @@ NODES = ("a", "b", "c")
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _server(
+    env: dict[str, str], log: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "tests.runs.apps:app", "--port", str(port)]
+    cmd = [sys.executable, "-m", "uvicorn", "tests.runs.apps:app", "--port", str(port), *args]
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -51,7 +54,7 @@ def _worklog(path: Path) -> list[tuple[str, str, str]]:
     return [(p[0], p[1], p[2]) for p in lines if len(p) == 3]
 
 
-def _wait_until_mid_node(path: Path, deadline: float) -> None:
+def _wait_until_mid_node(path: Path, deadline: float, ended_at_least: int = 4) -> None:
     """Until some steps have completed and some node is in flight."""
     while time.monotonic() < deadline:
         lines = _worklog(path)
@@ -60,7 +63,7 @@ def _wait_until_mid_node(path: Path, deadline: float) -> None:
         in_flight = any(
             what == "start" and (run, node, "end") not in counts for run, node, what in counts
         )
-        if ended >= 4 and in_flight:
+        if ended >= ended_at_least and in_flight:
             return
         # Watching a file another process appends to: there is no event to wait on.
         time.sleep(0.02)
@@ -131,3 +134,59 @@ def _assert_completed_steps_not_rerun(
         else:
             assert count <= 2, f"{node} of run {run} ran {count} times"
     assert all(count >= 1 for count in starts.values())
+
+
+def test_sigterm_hands_running_runs_back_and_the_restart_resumes_them(tmp_path: Path) -> None:
+    worklog = tmp_path / "worklog"
+    db = tmp_path / "runs.db"
+    env = {
+        "LSL_RUNS_DB": str(db),
+        "LSL_WORKLOG": str(worklog),
+        "LSL_STEP_SECONDS": "1",
+        "LSL_GRACE": "0.2",
+    }
+    with (
+        _server(env, tmp_path / "server.log") as (proc, url),
+        get_sync_client(url=url, timeout=30) as client,
+    ):
+        tid = client.threads.create()["thread_id"]
+        run_id = client.runs.create(tid, "steps", input={"steps": []})["run_id"]
+        _wait_until_mid_node(worklog, time.monotonic() + 60, ended_at_least=1)
+        proc.terminate()  # a graceful stop: uvicorn runs the lifespan's shutdown
+        proc.wait(timeout=30)
+    before = _worklog(worklog)
+    with sqlite3.connect(db) as conn:
+        status, failures = conn.execute(
+            "SELECT status, failures FROM lsl_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    assert (status, failures) == ("pending", 0)
+    with (
+        _server(env, tmp_path / "server.log") as (_, url),
+        get_sync_client(url=url, timeout=60) as client,
+    ):
+        assert client.runs.join(tid, run_id) == {"steps": list(NODES)}
+        assert client.runs.get(tid, run_id)["attempt"] == 2
+    _assert_completed_steps_not_rerun(before, _worklog(worklog))
+
+
+def test_a_node_blocking_the_event_loop_keeps_its_lease(tmp_path: Path) -> None:
+    """Two processes; the one not running the run would take it over if the
+    blocked one stopped renewing its 3-second lease."""
+    worklog = tmp_path / "worklog"
+    env = {
+        "LSL_RUNS_DB": str(tmp_path / "runs.db"),
+        "LSL_WORKLOG": str(worklog),
+        "LSL_BLOCK_SECONDS": "6",
+        "LSL_LEASE_TTL": "3",
+        "LSL_HEARTBEAT": "0.5",
+        "LSL_REAPER": "0.5",
+    }
+    with (
+        _server(env, tmp_path / "server.log", "--workers", "2") as (_, url),
+        get_sync_client(url=url, timeout=60) as client,
+    ):
+        tid = client.threads.create()["thread_id"]
+        run_id = client.runs.create(tid, "blocking", input={"steps": []})["run_id"]
+        assert client.runs.join(tid, run_id) == {"steps": ["hog"]}
+        assert client.runs.get(tid, run_id)["attempt"] == 1
+    assert [what for _, node, what in _worklog(worklog)] == ["start", "end"]

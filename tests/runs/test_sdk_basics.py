@@ -9,7 +9,7 @@ from langgraph_sdk.errors import ConflictError
 
 def test_assistants_are_the_mounted_paths(client: SyncLangGraphClient) -> None:
     found = {a["assistant_id"] for a in client.assistants.search(limit=100)}
-    assert found == {"echo", "steps", "approve", "fail", "upper", "slow", "chat"}
+    assert found == {"echo", "steps", "approve", "fail", "upper", "slow", "chat", "blocking"}
     assert client.assistants.get("echo")["graph_id"] == "echo"
     graph = client.assistants.get_graph("steps")
     assert {n["id"] for n in graph["nodes"]} >= {"a", "b", "c"}
