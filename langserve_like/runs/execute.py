@@ -107,6 +107,8 @@ async def execute(
         if assistant.stateful and row["thread_id"] is not None:
             thread.update(await _thread_state(assistant, row["thread_id"]))
             thread["status"] = "error"
+        elif assistant.stateful:  # a stateless run's checkpoints go with it
+            await assistant.bound.checkpointer.adelete_thread(row["run_id"])
         return Outcome("error", error=error, thread=thread)
 
 

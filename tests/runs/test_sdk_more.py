@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +133,36 @@ def test_runs_options_refuse_a_heartbeat_that_would_self_fence() -> None:
         Runs(lease_ttl=12, heartbeat=10)
     with pytest.raises(ValueError, match="SQLite file path"):
         Runs(database="postgresql://localhost/db").database_path()
+
+
+def test_remote_graph_uses_a_served_graph_as_a_node(server: str) -> None:
+    from langgraph.graph import START, StateGraph
+    from langgraph.pregel.remote import RemoteGraph
+
+    remote = RemoteGraph("echo", url=server)
+    local = StateGraph(Echo).add_node("remote", remote).add_edge(START, "remote").compile()
+    assert local.invoke({"messages": ["far"]}) == {"messages": ["far", "far", "echo: far"]}
+    assert list(remote.stream({"messages": ["s"]}, stream_mode="updates")) == [
+        {"echo": {"messages": ["echo: s"]}}
+    ]
+
+
+def test_create_batch_makes_stateless_runs(client: SyncLangGraphClient) -> None:
+    runs = client.runs.create_batch(
+        [{"assistant_id": "upper", "input": "a"}, {"assistant_id": "upper", "input": "b"}]
+    )
+    assert len({r["run_id"] for r in runs}) == 2
+    assert all(r["thread_id"] is None for r in runs)
+
+
+def test_a_failed_stateless_graph_run_leaves_no_checkpoints(
+    client: SyncLangGraphClient, runs_dir: Path
+) -> None:
+    out = client.runs.wait(None, "fail", input={"messages": ["x"]}, raise_error=False)
+    assert out["__error__"]["error"] == "ValueError"
+    with sqlite3.connect(runs_dir / "runs.db") as conn:
+        stateless = conn.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id IN"
+            " (SELECT run_id FROM lsl_runs WHERE thread_id IS NULL)"
+        ).fetchone()[0]
+    assert stateless == 0
