@@ -37,6 +37,9 @@ def echo_node(state: Echo) -> dict[str, Any]:
 echo = StateGraph(Echo).add_node("echo", echo_node).add_edge(START, "echo").compile()
 
 
+nested = StateGraph(Echo).add_node("inner", echo).add_edge(START, "inner").compile()
+
+
 class Steps(TypedDict):
     steps: Annotated[list[str], operator.add]
 
@@ -136,3 +139,4 @@ add_routes(app, upper, path="/upper", runs=runs)
 add_routes(app, slow, path="/slow", runs=runs)
 add_routes(app, chat, path="/chat", runs=runs)
 add_routes(app, blocking, path="/blocking", runs=runs)
+add_routes(app, nested, path="/nested", runs=runs)

@@ -9,7 +9,17 @@ from langgraph_sdk.errors import ConflictError
 
 def test_assistants_are_the_mounted_paths(client: SyncLangGraphClient) -> None:
     found = {a["assistant_id"] for a in client.assistants.search(limit=100)}
-    assert found == {"echo", "steps", "approve", "fail", "upper", "slow", "chat", "blocking"}
+    assert found == {
+        "echo",
+        "steps",
+        "approve",
+        "fail",
+        "upper",
+        "slow",
+        "chat",
+        "blocking",
+        "nested",
+    }
     assert client.assistants.get("echo")["graph_id"] == "echo"
     graph = client.assistants.get_graph("steps")
     assert {n["id"] for n in graph["nodes"]} >= {"a", "b", "c"}
@@ -189,3 +199,19 @@ def test_runs_stream_tasks_and_checkpoints(client: SyncLangGraphClient) -> None:
     assert tasks == ["a", "b", "c"]
     checkpoints = [p.data for p in parts if p.event == "checkpoints"]
     assert checkpoints[-1]["values"] == {"steps": ["a", "b", "c"]}
+
+
+def test_runs_stream_subgraphs_name_the_subgraph_in_the_event(
+    client: SyncLangGraphClient,
+) -> None:
+    tid = client.threads.create()["thread_id"]
+    hi = {"messages": ["hi"]}
+    flat = list(client.runs.stream(tid, "nested", input=hi, stream_mode="updates"))
+    assert [p.event for p in flat] == ["metadata", "updates", "end"]
+    deep = list(
+        client.runs.stream(tid, "nested", input=hi, stream_mode="updates", stream_subgraphs=True)
+    )
+    names = [p.event for p in deep]
+    assert names[1].startswith("updates|inner:")
+    assert deep[1].data == {"echo": {"messages": ["echo: hi"]}}
+    assert names[2] == "updates"

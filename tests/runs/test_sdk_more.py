@@ -46,15 +46,18 @@ def test_after_seconds_keeps_the_run_pending_until_then(client: SyncLangGraphCli
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Fails the first delivery with a 503, accepts the second."""
+
     received: list[dict[str, Any]] = []
     arrived = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
-        self.send_response(204)
+        self.send_response(503 if len(type(self).received) == 1 else 204)
         self.end_headers()
-        type(self).arrived.set()
+        if len(type(self).received) == 2:
+            type(self).arrived.set()
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -72,11 +75,14 @@ def webhook() -> Iterator[str]:
         server.server_close()
 
 
-def test_webhook_receives_the_finished_run(client: SyncLangGraphClient, webhook: str) -> None:
+def test_webhook_receives_the_finished_run_and_is_retried(
+    client: SyncLangGraphClient, webhook: str
+) -> None:
     tid = client.threads.create()["thread_id"]
     run = client.runs.create(tid, "echo", input={"messages": ["w"]}, webhook=webhook)
     assert _Receiver.arrived.wait(timeout=30)
-    body = _Receiver.received[0]
+    assert _Receiver.received[0] == _Receiver.received[1]
+    body = _Receiver.received[1]
     assert (body["run_id"], body["status"]) == (run["run_id"], "success")
     assert body["values"] == {"messages": ["w", "echo: w"]}
 
