@@ -37,6 +37,12 @@ def echo_node(state: Echo) -> dict[str, Any]:
 echo = StateGraph(Echo).add_node("echo", echo_node).add_edge(START, "echo").compile()
 
 
+def poison(state: Echo) -> dict[str, Any]:
+    os._exit(1)  # kills the worker process: the run must not be retried forever
+
+
+poisoned = StateGraph(Echo).add_node("poison", poison).add_edge(START, "poison").compile()
+
 nested = StateGraph(Echo).add_node("inner", echo).add_edge(START, "inner").compile()
 
 
@@ -140,3 +146,4 @@ add_routes(app, slow, path="/slow", runs=runs)
 add_routes(app, chat, path="/chat", runs=runs)
 add_routes(app, blocking, path="/blocking", runs=runs)
 add_routes(app, nested, path="/nested", runs=runs)
+add_routes(app, poisoned, path="/poisoned", runs=runs)

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
@@ -190,3 +191,32 @@ def test_a_node_blocking_the_event_loop_keeps_its_lease(tmp_path: Path) -> None:
         assert client.runs.join(tid, run_id) == {"steps": ["hog"]}
         assert client.runs.get(tid, run_id)["attempt"] == 1
     assert [what for _, node, what in _worklog(worklog)] == ["start", "end"]
+
+
+def test_a_run_that_kills_its_worker_ends_as_an_error_after_max_failures(
+    tmp_path: Path,
+) -> None:
+    """uvicorn restarts each worker the node kills; each restart finds the dead
+    owner's lease at once. After three attempts the run is an error."""
+    env = {"LSL_RUNS_DB": str(tmp_path / "runs.db"), "LSL_REAPER": "0.5"}
+    with (
+        _server(env, tmp_path / "server.log", "--workers", "2") as (_, url),
+        get_sync_client(url=url, timeout=10) as client,
+    ):
+        tid = client.threads.create()["thread_id"]
+        run_id = client.runs.create(tid, "poisoned", input={"messages": ["x"]})["run_id"]
+        deadline = time.monotonic() + 120
+        status = "pending"
+        while status in ("pending", "running") and time.monotonic() < deadline:
+            try:
+                run = client.runs.get(tid, run_id)
+            except httpx.TransportError:
+                continue  # asked the worker that just died; the next one answers
+            status = run["status"]
+            # Polling the run's status: the workers dying is the point of the test.
+            time.sleep(0.2)
+        assert (status, run["attempt"]) == ("error", 3)
+        assert client.threads.get(tid)["status"] == "error"
+        parts = list(client.runs.join_stream(tid, run_id, last_event_id="0"))
+        assert [p.event for p in parts][-2:] == ["error", "end"]
+        assert parts[-2].data["error"] == "WorkerLost"

@@ -19,6 +19,7 @@ def test_assistants_are_the_mounted_paths(client: SyncLangGraphClient) -> None:
         "chat",
         "blocking",
         "nested",
+        "poisoned",
     }
     assert client.assistants.get("echo")["graph_id"] == "echo"
     graph = client.assistants.get_graph("steps")
