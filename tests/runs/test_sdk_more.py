@@ -141,11 +141,11 @@ def test_runs_options_refuse_a_heartbeat_that_would_self_fence() -> None:
         Runs(database="postgresql://localhost/db").database_path()
 
 
-def test_remote_graph_uses_a_served_graph_as_a_node(server: str) -> None:
+def test_remote_graph_uses_a_served_graph_as_a_node(client: SyncLangGraphClient) -> None:
     from langgraph.graph import START, StateGraph
     from langgraph.pregel.remote import RemoteGraph
 
-    remote = RemoteGraph("echo", url=server)
+    remote = RemoteGraph("echo", sync_client=client)  # the fixture closes its connections
     local = StateGraph(Echo).add_node("remote", remote).add_edge(START, "remote").compile()
     assert local.invoke({"messages": ["far"]}) == {"messages": ["far", "far", "echo: far"]}
     assert list(remote.stream({"messages": ["s"]}, stream_mode="updates")) == [
