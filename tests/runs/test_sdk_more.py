@@ -172,3 +172,21 @@ def test_a_failed_stateless_graph_run_leaves_no_checkpoints(
             " (SELECT run_id FROM lsl_runs WHERE thread_id IS NULL)"
         ).fetchone()[0]
     assert stateless == 0
+
+
+def test_runs_prefix_moves_the_api(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from langserve_like import Runs
+    from tests.runs.apps import echo
+
+    app = FastAPI()
+    add_routes(app, echo, path="/echo", runs=Runs(database=str(tmp_path / "r.db"), prefix="/lg"))
+    with TestClient(app) as http:
+        thread = http.post("/lg/threads", json={}).json()["thread_id"]
+        body = {"assistant_id": "echo", "input": {"messages": ["p"]}}
+        out = http.post(f"/lg/threads/{thread}/runs/wait", json=body)
+        assert out.json() == {"messages": ["p", "echo: p"]}
+        assert out.headers["Location"].startswith(f"/lg/threads/{thread}/runs/")
+        assert http.post("/threads", json={}).status_code == 404
+        assert http.post("/echo/invoke", json={"input": {"messages": ["q"]}}).status_code == 200
