@@ -3,6 +3,8 @@ plus the threads and runs routers."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 from typing import Any
 
@@ -196,6 +198,8 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
             "redis": "skipped",
             "queue": queue_state,
             "streams": {"channels": channels, "subscribers": subscribers},
+            # What a leak would grow: a reconnect storm must leave these where they were.
+            "process": {"tasks": len(asyncio.all_tasks()), "open_files": _open_files()},
         }
         return JSONResponse({"ok": True, "services": services})
 
@@ -211,6 +215,13 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
         }
 
     return router
+
+
+def _open_files() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux
+        return None
 
 
 def _queue_state(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -186,6 +186,7 @@ def test_reconnect_storm_leaves_no_subscription_behind(
     _started(client, tid, run["run_id"])
     url = f"/threads/{tid}/runs/{run['run_id']}/stream"
     with httpx.Client(base_url=server) as http:
+        before = http.get("/ok").json()["services"]["process"]
         for _ in range(200):
             with http.stream("GET", url, headers={"Last-Event-ID": "0"}) as response:
                 for line in response.iter_lines():
@@ -198,7 +199,11 @@ def test_reconnect_storm_leaves_no_subscription_behind(
         live = http.get("/ok").json()["services"]["streams"]
         while live != {"channels": 0, "subscribers": 0} and time.monotonic() < deadline:
             live = http.get("/ok").json()["services"]["streams"]
+        after = http.get("/ok").json()["services"]["process"]
     assert live == {"channels": 0, "subscribers": 0}
+    # The run's own task has ended; nothing of the 200 visits stayed behind.
+    assert after["tasks"] <= before["tasks"]
+    assert after["open_files"] <= before["open_files"] + 2
     parts = list(client.runs.join_stream(tid, run["run_id"], last_event_id="0"))
     assert [p.event for p in parts][0] == "metadata"
     assert parts[-1].event == "end"
