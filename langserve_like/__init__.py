@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from langserve_like.client import RemoteRunnable
     from langserve_like.server.handler import APIHandler
     from langserve_like.server.routes import add_routes
+    from langserve_like.runs import Runs
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "APIHandler",
     "CustomUserType",
     "RemoteRunnable",
+    "Runs",
     "Serializer",
     "WellKnownLCSerializer",
     "__version__",
@@ -33,6 +35,7 @@ _LAZY = {
     "RemoteRunnable": ("langserve_like.client", False),
     "APIHandler": ("langserve_like.server.handler", True),
     "add_routes": ("langserve_like.server.routes", True),
+    "Runs": ("langserve_like.runs", False),
 }
 
 

@@ -41,6 +41,7 @@ TESTED = {
     "13_widgets",
     "14_chat_playground",
     "15_langgraph_agent",
+    "16_threads_and_runs",
 }
 
 Events = list[tuple[str, Any]]
@@ -70,6 +71,7 @@ def example(
     for name in ("OPENAI_API_KEY", "EXAMPLE_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CHAT_HISTORY_DB", str(tmp_path / "history.sqlite3"))
+    monkeypatch.setenv("RUNS_DB", str(tmp_path / "runs.db"))
     loaded: list[str] = []
 
     def open_example(name: str) -> TestClient:
@@ -548,6 +550,25 @@ def test_examples_langgraph_agent_reports_tool_errors_to_the_model(example: Any)
     state = invoke(client, "/agent/invoke", body)
     assert "division by zero" in state["messages"][2]["content"]
     assert "division by zero" in state["messages"][-1]["content"]
+
+
+# --- 16 threads and runs ----------------------------------------------------------
+
+
+def test_examples_threads_and_runs_interrupt_then_resume(example: Any) -> None:
+    with example("16_threads_and_runs") as client:
+        thread = client.post("/threads", json={}).json()["thread_id"]
+        body = {"assistant_id": "review", "input": {"topic": "SQLite"}}
+        paused = client.post(f"/threads/{thread}/runs/wait", json=body).json()
+        [question] = paused["__interrupt__"]
+        assert question["value"]["draft"] == "Why SQLite is enough for most apps."
+        assert client.get(f"/threads/{thread}").json()["status"] == "interrupted"
+        resume = {"assistant_id": "review", "command": {"resume": "Use SQLite."}}
+        done = client.post(f"/threads/{thread}/runs/wait", json=resume).json()
+        assert (done["verdict"], done["published"]) == ("edited", "Use SQLite.")
+        assert client.get(f"/threads/{thread}").json()["status"] == "idle"
+        # The LangServe endpoints still serve the graph statelessly.
+        assert client.post("/review/invoke", json={"input": {"topic": "x"}}).status_code == 200
 
 
 # --- the README's quickstart snippet -------------------------------------------------------

@@ -44,6 +44,7 @@ from langserve_like.server.openapi import (
     docs_endpoint,
 )
 from langserve_like.server.options import RouteKeywords, RouteOptions
+from langserve_like.runs.options import Runs
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 
@@ -220,6 +221,7 @@ def add_routes(
     path: str = "",
     *,
     dependencies: Sequence[Depends] | None = None,
+    runs: "Runs | bool" = False,
     **options: Unpack[RouteKeywords],
 ) -> APIHandler:
     """Serve `runnable` under `path`: invoke, batch, stream, stream_log,
@@ -230,6 +232,8 @@ def add_routes(
     `feedback_sink`, `max_body_size` (413 above it), `max_batch_size` (422 above it),
     `error_mapper` (exception -> status), `expose_error_messages` and `strict`
     (422 for body keys, config keys and `kwargs` that LangServe silently ignored).
+    `runs=True` (or `Runs(...)`) also serves it as a LangGraph assistant named after
+    `path`, with threads and durable background runs (the `runs` extra).
     """
     if not isinstance(runnable, Runnable):
         raise TypeError(f"Expected a Runnable, got {type(runnable).__name__}")
@@ -245,4 +249,8 @@ def add_routes(
     # Cancelled streams get their final event out on shutdown; the router's state is
     # what its handlers count their requests against.
     handler.state = drain_on_shutdown(router)
+    if runs:
+        from langserve_like.runs import attach
+
+        attach(app, runnable, route.path, runs)
     return handler

@@ -1,0 +1,256 @@
+"""Per-run event logs: monotonic ids, live fan-out, replay after `Last-Event-ID`.
+
+The worker holding a run's lease is the only writer of its events. Each event
+gets the next integer id of the run (an attempt after a crash continues from the
+largest id on disk), goes at once to this process's live subscribers (one
+bounded queue each) and is appended to `lsl_run_events` in small batches, a
+few milliseconds later. A subscriber registers first, then reads the file and
+the not-yet-written tail, and drops ids it already delivered: nothing emitted
+between its arrival and its read can be missed or repeated. Subscribers of a run
+that executes in another process find its events by reading the file when their
+queue stays quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from langserve_like.runs.db import Database, now_ms
+
+__all__ = ["Event", "EventLog", "RunWriter"]
+
+FLUSH_DELAY = 0.02
+FLUSH_BATCH = 64
+QUEUE_SIZE = 4096
+CROSS_PROCESS_POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    event: str
+    data: bytes  # JSON
+
+    def frame(self) -> bytes:
+        return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (
+            self.event.encode(),
+            self.data,
+            self.seq,
+        )
+
+
+SLOW = Event(-1, "error", b'{"error":"slow_consumer","message":"reconnect with Last-Event-ID"}')
+
+
+@dataclass
+class _Channel:
+    subscribers: set[asyncio.Queue[Event]] = field(default_factory=set)
+    writer: RunWriter | None = None
+
+
+class RunWriter:
+    """The event stream of one attempt of one run."""
+
+    def __init__(self, log: EventLog, run_id: str, attempt: int, last_seq: int) -> None:
+        self.log = log
+        self.run_id = run_id
+        self.attempt = attempt
+        self.seq = last_seq
+        self.tail: list[Event] = []
+        self.scratch: dict[str, Any] = {}  # per-attempt state of the stream modes
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def emit(self, event: str, data: bytes) -> Event:
+        self.seq += 1
+        item = Event(self.seq, event, data)
+        self.tail.append(item)
+        self.log.fan_out(self.run_id, item)
+        if len(self.tail) >= FLUSH_BATCH:
+            self._schedule(0)
+        elif self._timer is None:
+            self._schedule(FLUSH_DELAY)
+        return item
+
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(delay, lambda: self.log.spawn(self.flush()))
+
+    async def flush(self) -> None:
+        """Append the tail to the file; an attempt that lost its lease writes nothing."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            batch = list(self.tail)
+            if not batch:
+                return
+            run_id, attempt, now = self.run_id, self.attempt, now_ms()
+
+            def write(conn: sqlite3.Connection) -> None:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO lsl_run_events (run_id, seq, attempt, event, data,"
+                    " created_at) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs"
+                    " WHERE run_id = ? AND attempt = ? AND status = 'running')",
+                    [
+                        (run_id, e.seq, attempt, e.event, e.data, now, run_id, attempt)
+                        for e in batch
+                    ],
+                )
+
+            await self.log.db.write(write)
+            del self.tail[: len(batch)]
+
+    async def take_tail(self) -> list[Event]:
+        """Hand the unwritten events to the caller's transaction (the finish)."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            tail, self.tail = self.tail, []
+            return tail
+
+    def terminal(self, event: str, data: bytes) -> Event:
+        """The next event, for the finishing transaction to write (not the tail)."""
+        self.seq += 1
+        return Event(self.seq, event, data)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class EventLog:
+    def __init__(self, db: Database, poll_interval: float) -> None:
+        self.db = db
+        self.poll_interval = poll_interval
+        self._channels: dict[str, _Channel] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def live_count(self) -> tuple[int, int]:
+        """(channels, subscribers) held in memory: a reconnect storm must leave none."""
+        return len(self._channels), sum(len(c.subscribers) for c in self._channels.values())
+
+    async def last_seq(self, run_id: str) -> int:
+        """The id of the run's latest event, written or not."""
+        channel = self._channels.get(run_id)
+        if channel is not None and channel.writer is not None:
+            return channel.writer.seq
+        return await self.db.read(lambda conn: _max_seq(conn, run_id))
+
+    async def open_writer(self, run_id: str, attempt: int) -> RunWriter:
+        # Only attempts write events, so a first attempt starts from nothing.
+        last = 0 if attempt == 1 else await self.db.read(lambda conn: _max_seq(conn, run_id))
+        writer = RunWriter(self, run_id, attempt, last)
+        channel = self._channels.setdefault(run_id, _Channel())
+        channel.writer = writer
+        return writer
+
+    def close_writer(self, writer: RunWriter) -> None:
+        writer.close()
+        channel = self._channels.get(writer.run_id)
+        if channel is not None and channel.writer is writer:
+            channel.writer = None
+            if not channel.subscribers:
+                del self._channels[writer.run_id]
+
+    def fan_out(self, run_id: str, item: Event) -> None:
+        channel = self._channels.get(run_id)
+        if channel is None:
+            return
+        for queue in list(channel.subscribers):
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                channel.subscribers.discard(queue)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                queue.put_nowait(SLOW)
+
+    async def subscribe(self, run_id: str, after: int) -> AsyncIterator[Event]:
+        """Events of `run_id` with ids above `after`, in order, up to `end`."""
+        channel = self._channels.setdefault(run_id, _Channel())
+        queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
+        channel.subscribers.add(queue)
+        snapshot = list(channel.writer.tail) if channel.writer else []
+        try:
+            last = after
+            backlog = {e.seq: e for e in await self._read_after(run_id, after)}
+            backlog.update({e.seq: e for e in snapshot if e.seq > after})
+            for seq in sorted(backlog):
+                yield backlog[seq]
+                last = seq
+                if backlog[seq].event == "end":
+                    return
+            async for item in self._follow(run_id, queue, last):
+                yield item
+        finally:
+            channel.subscribers.discard(queue)
+            if not channel.subscribers and channel.writer is None:
+                self._channels.pop(run_id, None)
+
+    async def _follow(
+        self, run_id: str, queue: asyncio.Queue[Event], last: int
+    ) -> AsyncIterator[Event]:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), self._quiet_timeout(run_id))
+                items = [item]
+            except asyncio.TimeoutError:
+                # Nothing arrived here: the run may be executing in another
+                # process, whose events only reach us through the file.
+                items = await self._read_after(run_id, last)
+                if not items and await self._gone(run_id):
+                    return
+            for item in items:
+                if item is SLOW:
+                    yield item
+                    return
+                if item.seq <= last:
+                    continue
+                last = item.seq
+                yield item
+                if item.event == "end":
+                    return
+
+    def _quiet_timeout(self, run_id: str) -> float:
+        channel = self._channels.get(run_id)
+        return self.poll_interval if channel and channel.writer else CROSS_PROCESS_POLL
+
+    async def _gone(self, run_id: str) -> bool:
+        def status(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT 1 FROM lsl_runs WHERE run_id = ?", (run_id,)).fetchone()
+            return row is None
+
+        return await self.db.read(status)
+
+    async def _read_after(self, run_id: str, after: int) -> list[Event]:
+        def read(conn: sqlite3.Connection) -> list[Event]:
+            rows = conn.execute(
+                "SELECT seq, event, data FROM lsl_run_events WHERE run_id = ? AND seq > ?"
+                " ORDER BY seq",
+                (run_id, after),
+            ).fetchall()
+            return [Event(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+        return await self.db.read(read)
+
+
+def _max_seq(conn: sqlite3.Connection, run_id: str) -> int:
+    row = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM lsl_run_events WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    return int(row[0])

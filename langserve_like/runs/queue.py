@@ -1,0 +1,357 @@
+"""The run queue's database steps: create, claim, heartbeat, fenced finish, reaper.
+
+Each function is one transaction body (see `db.Database.write`). The fencing token
+is `(run_id, attempt)`: `attempt` grows on every claim, and every change a worker
+makes is conditional on it and on `status='running'`, so an attempt that lost its
+lease (the reaper gave the run to another) can no longer write anything.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.utils.uuid import uuid7
+
+from langserve_like.runs.db import dumps, now_ms
+
+__all__ = [
+    "Conflict",
+    "append_event",
+    "NewRun",
+    "NotFound",
+    "cancel",
+    "claim",
+    "finish",
+    "heartbeat",
+    "insert_run",
+    "owner_id",
+    "reap",
+    "release",
+    "settle_thread",
+]
+
+IN_FLIGHT = ("pending", "running")
+TERMINAL = ("success", "error", "timeout", "interrupted")
+
+
+class Conflict(Exception):
+    """The request conflicts with the thread's state (answered 409)."""
+
+
+class NotFound(Exception):
+    """The thread or run does not exist (answered 404)."""
+
+
+def append_event(conn: sqlite3.Connection, run_id: str, attempt: int, event: Any) -> None:
+    """Write one event (an `events.Event`) of a run inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (run_id, event.seq, attempt, event.event, event.data, now_ms()),
+    )
+
+
+def _append_terminal(
+    conn: sqlite3.Connection, run_id: str, attempt: int, status: str, error: str | None = None
+) -> None:
+    """The closing events of a run that ends without its worker (cancelled while
+    pending, or given up by the reaper), so replays still end with `end`."""
+    row = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM lsl_run_events WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    seq = int(row[0])
+    events = [("error", error)] if error else []
+    events.append(("end", dumps({"run_id": run_id, "status": status})))
+    for offset, (name, data) in enumerate(events, start=1):
+        conn.execute(
+            "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, seq + offset, attempt, name, data.encode(), now_ms()),
+        )
+
+
+def owner_id() -> str:
+    """`host:pid:uuid`: who holds a lease, and whether that process still lives."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class NewRun:
+    graph_id: str
+    kwargs: dict[str, Any]
+    thread_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    multitask_strategy: str = "enqueue"
+    if_not_exists: str = "reject"
+    idempotency_key: str | None = None
+    after_ms: int = 0
+    max_failures: int = 3
+    run_id: str = field(default_factory=lambda: str(uuid7()))
+    cancelled: list[str] = field(default_factory=list)  # running runs it asked to stop
+
+
+def insert_run(conn: sqlite3.Connection, run: NewRun) -> tuple[sqlite3.Row, bool]:
+    """Insert `run` honouring the thread's multitask strategy: (row, created).
+
+    An `Idempotency-Key` seen before returns the run it created, unchanged.
+    """
+    if run.idempotency_key is not None:
+        found = conn.execute(
+            "SELECT * FROM lsl_runs WHERE graph_id = ? AND idempotency_key = ?",
+            (run.graph_id, run.idempotency_key),
+        ).fetchone()
+        if found is not None:
+            return found, False
+    now = now_ms()
+    if run.thread_id is not None:
+        _prepare_thread(conn, run, now)
+    conn.execute(
+        "INSERT INTO lsl_runs (run_id, thread_id, graph_id, status, kwargs, metadata,"
+        " multitask_strategy, idempotency_key, available_at, max_failures, created_at,"
+        " updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run.run_id,
+            run.thread_id,
+            run.graph_id,
+            dumps(run.kwargs),
+            dumps(run.metadata),
+            run.multitask_strategy,
+            run.idempotency_key,
+            now + run.after_ms,
+            run.max_failures,
+            now,
+            now,
+        ),
+    )
+    row = conn.execute("SELECT * FROM lsl_runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    return row, True
+
+
+def _prepare_thread(conn: sqlite3.Connection, run: NewRun, now: int) -> None:
+    exists = conn.execute(
+        "SELECT 1 FROM lsl_threads WHERE thread_id = ?", (run.thread_id,)
+    ).fetchone()
+    if exists is None:
+        if run.if_not_exists != "create":
+            raise NotFound(f"Thread {run.thread_id} not found")
+        conn.execute(
+            "INSERT INTO lsl_threads (thread_id, graph_id, metadata, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (run.thread_id, run.graph_id, dumps({"graph_id": run.graph_id}), now, now),
+        )
+    in_flight = conn.execute(
+        "SELECT run_id, status FROM lsl_runs WHERE thread_id = ? AND status IN"
+        " ('pending', 'running')",
+        (run.thread_id,),
+    ).fetchall()
+    if in_flight and run.multitask_strategy == "reject":
+        raise Conflict("Thread is busy with another run; multitask_strategy is 'reject'")
+    if in_flight and run.multitask_strategy in ("interrupt", "rollback"):
+        for other in in_flight:
+            if cancel(conn, other["run_id"], run.multitask_strategy) == "running":
+                run.cancelled.append(other["run_id"])
+    conn.execute(
+        "UPDATE lsl_threads SET status = 'busy', graph_id = coalesce(graph_id, ?),"
+        " updated_at = ? WHERE thread_id = ?",
+        (run.graph_id, now, run.thread_id),
+    )
+
+
+def claim(conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int) -> list[sqlite3.Row]:
+    """Take up to `limit` runs that may start now: the oldest pending run of each
+    thread with nothing running (FIFO per thread), and stateless runs."""
+    now = now_ms()
+    return conn.execute(
+        """
+        UPDATE lsl_runs SET status = 'running', attempt = attempt + 1, lease_owner = ?,
+          lease_expires_at = ?, retry_at = NULL, started_at = coalesce(started_at, ?),
+          updated_at = ?
+        WHERE run_id IN (
+          SELECT r.run_id FROM lsl_runs r
+          WHERE r.status = 'pending' AND r.available_at <= ?
+            AND (r.retry_at IS NULL OR r.retry_at <= ?)
+            AND (r.thread_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
+                AND (o.status = 'running' OR (o.status = 'pending'
+                     AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))
+          ORDER BY r.available_at, r.run_id LIMIT ?)
+        RETURNING *
+        """,
+        (owner, now + ttl_ms, now, now, now, now, limit),
+    ).fetchall()
+
+
+def heartbeat(
+    conn: sqlite3.Connection, run_id: str, attempt: int, ttl_ms: int
+) -> tuple[bool, str | None]:
+    """Renew a lease: (still ours, the durable cancel request if any)."""
+    now = now_ms()
+    row = conn.execute(
+        "UPDATE lsl_runs SET lease_expires_at = ?, updated_at = ? WHERE run_id = ?"
+        " AND attempt = ? AND status = 'running' RETURNING cancel_action",
+        (now + ttl_ms, now, run_id, attempt),
+    ).fetchone()
+    return (False, None) if row is None else (True, row["cancel_action"])
+
+
+def finish(
+    conn: sqlite3.Connection,
+    run_id: str,
+    attempt: int,
+    status: str,
+    *,
+    output: Any = None,
+    error: Any = None,
+    thread: dict[str, Any] | None = None,
+) -> sqlite3.Row | None:
+    """The fenced terminal write; None if another attempt owns the run now."""
+    now = now_ms()
+    row: sqlite3.Row | None = conn.execute(
+        "UPDATE lsl_runs SET status = ?, output = ?, error = ?, ended_at = ?,"
+        " lease_owner = NULL, lease_expires_at = NULL, cancel_action = NULL, updated_at = ?"
+        " WHERE run_id = ? AND attempt = ? AND status = 'running' RETURNING *",
+        (
+            status,
+            None if output is None else dumps(output),
+            None if error is None else dumps(error),
+            now,
+            now,
+            run_id,
+            attempt,
+        ),
+    ).fetchone()
+    if row is not None and row["thread_id"] is not None:
+        _settle_thread(conn, row["thread_id"], now, thread or {})
+    return row
+
+
+def settle_thread(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) -> None:
+    """The thread's status after a run left it, and its latest state."""
+    _settle_thread(conn, thread_id, now_ms(), state)
+
+
+def _settle_thread(
+    conn: sqlite3.Connection, thread_id: str, now: int, state: dict[str, Any]
+) -> None:
+    busy = conn.execute(
+        "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status IN ('pending', 'running')",
+        (thread_id,),
+    ).fetchone()
+    status = "busy" if busy else state.get("status", "idle")
+    sets = ["status = ?", "updated_at = ?"]
+    args: list[Any] = [status, now]
+    for column in ("values", "interrupts", "error"):
+        if column in state:
+            sets.append(f'"{column}" = ?')
+            args.append(None if state[column] is None else dumps(state[column]))
+    conn.execute(
+        f"UPDATE lsl_threads SET {', '.join(sets)} WHERE thread_id = ?", (*args, thread_id)
+    )
+
+
+def release(conn: sqlite3.Connection, run_id: str, attempt: int) -> bool:
+    """Graceful shutdown: hand the run back without counting a failure."""
+    now = now_ms()
+    cur = conn.execute(
+        "UPDATE lsl_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,"
+        " updated_at = ? WHERE run_id = ? AND attempt = ? AND status = 'running'",
+        (now, run_id, attempt),
+    )
+    return cur.rowcount == 1
+
+
+def cancel(conn: sqlite3.Connection, run_id: str, action: str) -> str | None:
+    """Record a cancel request: the run's status afterwards, or None if unknown.
+
+    A pending run ends here (interrupted, or deleted for a rollback); a running
+    one keeps a durable `cancel_action` that its worker honours.
+    """
+    row = conn.execute(
+        "SELECT status, thread_id FROM lsl_runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    now = now_ms()
+    if row["status"] == "pending":
+        if action == "rollback":
+            conn.execute("DELETE FROM lsl_runs WHERE run_id = ?", (run_id,))
+        else:
+            conn.execute(
+                "UPDATE lsl_runs SET status = 'interrupted', ended_at = ?, updated_at = ?"
+                " WHERE run_id = ?",
+                (now, now, run_id),
+            )
+            _append_terminal(conn, run_id, 0, "interrupted")
+        if row["thread_id"] is not None:
+            _settle_thread(conn, row["thread_id"], now, {})
+        return "deleted" if action == "rollback" else "interrupted"
+    if row["status"] == "running":
+        conn.execute(
+            "UPDATE lsl_runs SET cancel_action = ?, updated_at = ? WHERE run_id = ?",
+            (action, now, run_id),
+        )
+    return str(row["status"])
+
+
+def reap(conn: sqlite3.Connection, *, stream_retention_ms: int) -> list[sqlite3.Row]:
+    """Requeue runs whose lease expired, or whose owner is a dead process on this
+    host (found at once after a crash and restart rather than a lease later).
+    A run that failed `max_failures` times ends as an error instead."""
+    now = now_ms()
+    dead = [
+        row["run_id"]
+        for row in conn.execute(
+            "SELECT run_id, lease_owner FROM lsl_runs WHERE status = 'running'"
+        ).fetchall()
+        if _owner_is_dead(row["lease_owner"])
+    ]
+    error = dumps({"error": "WorkerLost", "message": "lease expired; attempts exhausted"})
+    rows = conn.execute(
+        f"""
+        UPDATE lsl_runs SET failures = failures + 1,
+          status = CASE WHEN failures + 1 >= max_failures THEN 'error' ELSE 'pending' END,
+          error = CASE WHEN failures + 1 >= max_failures THEN ? END,
+          ended_at = CASE WHEN failures + 1 >= max_failures THEN ? END,
+          retry_at = ? + min(60000, 250 * (1 << failures)),
+          lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+        WHERE status = 'running'
+          AND (lease_expires_at < ? OR run_id IN ({",".join("?" * len(dead))}))
+        RETURNING run_id, thread_id, status, attempt
+        """,
+        (error, now, now, now, now, *dead),
+    ).fetchall()
+    for row in rows:
+        if row["status"] == "error":
+            _append_terminal(conn, row["run_id"], row["attempt"], "error", error)
+            if row["thread_id"] is not None:
+                _settle_thread(conn, row["thread_id"], now, {"status": "error"})
+    conn.execute(
+        "DELETE FROM lsl_run_events WHERE run_id IN (SELECT run_id FROM lsl_runs"
+        " WHERE status NOT IN ('pending', 'running') AND ended_at < ?)",
+        (now - stream_retention_ms,),
+    )
+    return rows
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # our own leases are renewed by our heartbeat
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

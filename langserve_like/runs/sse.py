@@ -1,0 +1,92 @@
+"""The SSE response of a run's stream: keep-alive pings, disconnect detection.
+
+A Starlette `StreamingResponse` notices a client that left only when it next
+writes, which for a quiet run can be minutes; `on_disconnect=cancel` needs to
+know at once, and a rejoining client's abandoned subscription must be released
+at once (a reconnect storm would otherwise pile them up). So this response also
+listens on `receive()` for `http.disconnect` while it waits for events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["EventStream"]
+
+PING = b": ping\r\n\r\n"
+
+
+class EventStream(Response):
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        frames: AsyncIterator[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_disconnect: Callable[[], Awaitable[Any]] | None = None,
+        ping_every: float = 10.0,
+    ) -> None:
+        super().__init__(
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})},
+            media_type=self.media_type,
+        )
+        # Response sized its empty body; a stream has no length.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.frames = frames
+        self.on_disconnect = on_disconnect
+        self.ping_every = ping_every
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        left: asyncio.Future[Any] = asyncio.ensure_future(_disconnected(receive))
+        pending: asyncio.Future[Any] | None = None
+        gone = False
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(self.frames.__anext__())
+                done, _ = await asyncio.wait(
+                    {pending, left}, timeout=self.ping_every, return_when=asyncio.FIRST_COMPLETED
+                )
+                if left in done:
+                    gone = True
+                    break
+                if pending not in done:
+                    await send({"type": "http.response.body", "body": PING, "more_body": True})
+                    continue
+                try:
+                    frame = pending.result()
+                except StopAsyncIteration:
+                    pending = None
+                    break
+                pending = None
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            if not gone:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            gone = True
+        finally:
+            left.cancel()
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                    await pending
+            aclose = getattr(self.frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if gone and self.on_disconnect is not None:
+                await self.on_disconnect()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

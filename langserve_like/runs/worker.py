@@ -1,0 +1,268 @@
+"""Executes runs: the claim loop, the heartbeat thread, the reaper.
+
+The heartbeat renews the leases of this process's runs from a thread of its own
+with its own connection, so a node that blocks the event loop (a synchronous
+`time.sleep` in async code) does not make a healthy run look dead. A watchdog
+tick on the loop stops the renewals if the loop has been stuck longer than
+`loop_stall_limit`, so a truly hung worker does lose its runs to a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from langserve_like.runs import queue
+from langserve_like.runs.db import connect, loads, transaction
+from langserve_like.runs.events import RunWriter
+from langserve_like.runs.execute import Outcome, execute
+from langserve_like.runs.graph import dumps
+
+if TYPE_CHECKING:
+    from langserve_like.runs.engine import Engine
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger("langserve_like.runs")
+
+
+@dataclass
+class Active:
+    run_id: str
+    attempt: int
+    thread_id: str | None
+    renewed_at: float
+    task: asyncio.Task[None] | None = None
+    stop_reason: str | None = None  # interrupt | rollback | lost | shutdown
+
+
+class Worker:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.options = engine.options
+        self.owner = queue.owner_id()
+        self.active: dict[str, Active] = {}
+        self.loop_tick = time.monotonic()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat: _Heartbeat | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._reap()  # runs of a process that died before this one started
+        self._tasks = [asyncio.create_task(self._reaper()), asyncio.create_task(self._ticker())]
+        if self.options.workers > 0:
+            self._tasks.append(asyncio.create_task(self._claim_loop()))
+            self._heartbeat = _Heartbeat(self, asyncio.get_running_loop())
+            self._heartbeat.start()
+
+    async def stop(self) -> None:
+        """Stop claiming, let runs finish for `shutdown_grace`, hand the rest back."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        running = [a.task for a in self.active.values() if a.task is not None]
+        if running:
+            await asyncio.wait(running, timeout=self.options.shutdown_grace)
+        for active in list(self.active.values()):
+            self.stop_run(active.run_id, "shutdown")
+        remaining = [a.task for a in self.active.values() if a.task is not None]
+        if remaining:
+            await asyncio.wait(remaining)
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            await asyncio.to_thread(self._heartbeat.join)
+
+    def stop_run(self, run_id: str, reason: str) -> bool:
+        """Cancel this process's attempt at `run_id`; False if it is not ours."""
+        active = self.active.get(run_id)
+        if active is None or active.task is None:
+            return False
+        if active.stop_reason is None:
+            active.stop_reason = reason
+            active.task.cancel()
+        return True
+
+    async def _ticker(self) -> None:
+        while True:
+            self.loop_tick = time.monotonic()
+            await asyncio.sleep(1.0)
+
+    async def _reaper(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.reaper_interval)
+            await self._reap()
+
+    async def _reap(self) -> None:
+        retention = int(self.options.stream_retention * 1000)
+        try:
+            rows = await self.engine.db.write(
+                lambda c: queue.reap(c, stream_retention_ms=retention)
+            )
+        except sqlite3.Error:
+            logger.exception("The reaper could not reach the runs database")
+            return
+        for row in rows:
+            if row["status"] != "pending":
+                self.engine.notify_done(row["run_id"])
+        if rows:
+            self.wake()
+
+    async def _claim_loop(self) -> None:
+        ttl_ms = int(self.options.lease_ttl * 1000)
+        while not self._stopping:
+            self._wake.clear()
+            free = self.options.workers - len(self.active)
+            if free > 0:
+                try:
+                    rows = await self.engine.db.write(partial(self._claim, ttl_ms, free))
+                except sqlite3.Error:
+                    logger.exception("Could not claim runs")
+                    rows = []
+                for row in rows:
+                    self._start(row)
+            # The safety net: a wake-up lost (or sent by another process) costs
+            # at most one poll interval.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+
+    def _claim(self, ttl_ms: int, free: int, conn: sqlite3.Connection) -> list[Any]:
+        return queue.claim(conn, self.owner, ttl_ms, free)
+
+    def _start(self, row: Any) -> None:
+        active = Active(row["run_id"], row["attempt"], row["thread_id"], time.monotonic())
+        self.active[active.run_id] = active
+        active.task = asyncio.create_task(self._run(active, row))
+
+    async def _run(self, active: Active, row: Any) -> None:
+        engine = self.engine
+        writer = await engine.events.open_writer(active.run_id, active.attempt)
+        try:
+            payload = {"run_id": active.run_id, "attempt": active.attempt}
+            writer.emit("metadata", dumps(payload))
+            outcome = await self._outcome(active, row, writer)
+            if outcome is not None:
+                await self._finish(active, writer, outcome)
+        except Exception:
+            logger.exception("Run %s could not be finished", active.run_id)
+        finally:
+            engine.events.close_writer(writer)
+            self.active.pop(active.run_id, None)
+            self.wake()
+
+    async def _outcome(self, active: Active, row: Any, writer: RunWriter) -> Outcome | None:
+        assistant = self.engine.registry.get(row["graph_id"])
+        if assistant is None:
+            error = {"error": "UnknownAssistant", "message": f"No assistant {row['graph_id']!r}"}
+            writer.emit("error", dumps(error))
+            return Outcome("error", error=error, thread={"status": "error", "error": error})
+        try:
+            return await execute(
+                assistant,
+                row,
+                loads(row["kwargs"]),
+                writer,
+                durability=self.options.durability,
+                expose_errors=self.options.expose_error_messages,
+            )
+        except asyncio.CancelledError:
+            reason = active.stop_reason
+            if reason == "shutdown":
+                await self.engine.db.write(
+                    lambda c: queue.release(c, active.run_id, active.attempt)
+                )
+                return None
+            if reason == "lost" or reason is None:
+                logger.warning("Run %s attempt %s lost its lease", active.run_id, active.attempt)
+                return None
+            if reason == "rollback":
+                await self.engine.rollback(active.run_id, active.attempt, row["thread_id"], writer)
+                return None
+            thread: dict[str, Any] = {}
+            if assistant.stateful and row["thread_id"] is not None:
+                thread = await self.engine.thread_snapshot(assistant, row["thread_id"])
+            return Outcome("interrupted", thread=thread)
+
+    async def _finish(self, active: Active, writer: RunWriter, outcome: Outcome) -> None:
+        engine = self.engine
+        # The last events, `end` and the terminal status: one transaction.
+        tail = await writer.take_tail()
+        end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
+
+        def step(conn: sqlite3.Connection) -> Any:
+            row = queue.finish(
+                conn,
+                active.run_id,
+                active.attempt,
+                outcome.status,
+                output=outcome.output,
+                error=outcome.error,
+                thread=outcome.thread,
+            )
+            if row is not None:
+                for event in (*tail, end):
+                    queue.append_event(conn, active.run_id, active.attempt, event)
+            return row
+
+        row = await engine.db.write(step)
+        if row is None:
+            logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
+            return
+        engine.events.fan_out(active.run_id, end)
+        engine.notify_done(active.run_id)
+        engine.after_finish(row)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, worker: Worker, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name="lsl-heartbeat", daemon=True)
+        self.worker = worker
+        self.loop = loop
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        options = self.worker.options
+        conn = connect(self.worker.engine.db.path, options.synchronous)
+        try:
+            while not self._stopped.wait(options.heartbeat):
+                self._beat(conn)
+        finally:
+            conn.close()
+
+    def _beat(self, conn: sqlite3.Connection) -> None:
+        options = self.worker.options
+        ttl_ms = int(options.lease_ttl * 1000)
+        stalled = time.monotonic() - self.worker.loop_tick > options.loop_stall_limit
+        for active in list(self.worker.active.values()):
+            if not stalled:
+                try:
+                    with transaction(conn):
+                        alive, action = queue.heartbeat(conn, active.run_id, active.attempt, ttl_ms)
+                except sqlite3.Error:
+                    alive, action = True, None  # unknown: the self-fence below decides
+                else:
+                    if not alive:
+                        self._stop_run(active.run_id, "lost")
+                        continue
+                    active.renewed_at = time.monotonic()
+                    if action:
+                        self._stop_run(active.run_id, action)
+            if time.monotonic() - active.renewed_at > options.self_fence_after:
+                self._stop_run(active.run_id, "lost")
+
+    def _stop_run(self, run_id: str, reason: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(self.worker.stop_run, run_id, reason)
