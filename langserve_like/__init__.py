@@ -14,9 +14,9 @@ from langserve_like.serialization import Serializer, WellKnownLCSerializer
 
 if TYPE_CHECKING:
     from langserve_like.client import RemoteRunnable
+    from langserve_like.runs import Runs
     from langserve_like.server.handler import APIHandler
     from langserve_like.server.routes import add_routes
-    from langserve_like.runs import Runs
 
 __version__ = "0.1.0"
 

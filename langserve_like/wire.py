@@ -17,8 +17,10 @@ __all__ = [
     "END",
     "ERROR",
     "INTERNAL_ERROR",
+    "INTERNAL_SERVER_ERROR",
     "KNOWN_ENDPOINTS",
     "METADATA",
+    "RUN_ID_HEADER",
     "STREAM_FILTERS",
     "EndpointName",
     "field_error",
@@ -76,11 +78,15 @@ def validation_errors(exc: ValidationError, loc: tuple[str | int, ...] = ()) -> 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
+#: The message of a failure nobody chose to describe: nothing but the status.
+INTERNAL_SERVER_ERROR = "Internal Server Error"
 #: What an exception becomes in a callback event: never its text, which may hold secrets.
 INTERNAL_ERROR: Mapping[str, Any] = {
     "status_code": 500,
-    "message": "Internal Server Error",
+    "message": INTERNAL_SERVER_ERROR,
 }
+#: The header that carries the run id of a plain-text 500 (its body is LangServe's).
+RUN_ID_HEADER = "x-run-id"
 
 # Event type -> (names of its positional arguments, the handler flag that mutes it).
 EVENT_TYPES: Mapping[str, tuple[tuple[str, ...], str]] = {

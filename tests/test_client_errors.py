@@ -68,6 +68,16 @@ def test_remote_raises_server_error_for_langserve_plain_text_500() -> None:
     assert caught.value.run_id is None
 
 
+def test_remote_plain_500_takes_the_run_id_from_its_header() -> None:
+    run_id = "0b8d6a1e-0000-4000-8000-000000000001"
+    remote = remote_for(answer(500, text="Internal Server Error", headers={"x-run-id": run_id}))
+
+    with pytest.raises(RemoteServerError) as caught:
+        remote.invoke(1)
+
+    assert (caught.value.detail, caught.value.run_id) == ("Internal Server Error", run_id)
+
+
 def test_remote_server_error_carries_the_run_id_langserve_like_sends() -> None:
     body = {"detail": "Internal Server Error", "run_id": "0b8d6a1e-0000-4000-8000-000000000000"}
     remote = remote_for(answer(500, json=body))

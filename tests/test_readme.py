@@ -2,7 +2,8 @@
 
 Client snippets (curl, `RemoteRunnable`) run against real uvicorn servers: the demo
 (`langserve-like demo`, the README's first command, on port 8000 in the text) and the
-LangGraph section's `graph_server.py` (port 8001 in the text). Server snippets (those
+LangGraph section's `graph_server.py` (port 8001 in the text) and the runs section's
+server (port 8002, with its lifespan, so threads and runs work). Server snippets (those
 that define `app`) are executed and their app is called.
 """
 
@@ -26,6 +27,7 @@ from tests.servers import ROOT, run_uvicorn
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 GRAPH_SECTION = "## Serving LangGraph graphs"
+RUNS_SECTION = "## Threads and background runs"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
@@ -91,20 +93,22 @@ def test_readme_snippets_are_all_found() -> None:
     assert len([s for s in CLIENTS if s.kind == "python"]) >= 2
     assert len([s for s in CLIENTS if s.kind == "curl"]) >= 6
     for snippet in CLIENTS:
-        assert re.search(r"(127\.0\.0\.1|localhost):800[01]", snippet.code), snippet
+        assert re.search(r"(127\.0\.0\.1|localhost):800[012]", snippet.code), snippet
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """{"8000": demo URL, "8001": the LangGraph section's server URL}."""
-    [graph_server] = [s for s in SERVERS if s.section == GRAPH_SECTION]
-    folder = tmp_path_factory.mktemp("graph_server")
-    (folder / "graph_server.py").write_text(graph_server.code)
+    """{"8000": demo URL, "8001": the LangGraph section's server, "8002": the runs one}."""
+    folder = tmp_path_factory.mktemp("readme_servers")
+    for name, section in (("graph_server", GRAPH_SECTION), ("runs_server", RUNS_SECTION)):
+        [server] = [s for s in SERVERS if s.section == section]
+        (folder / f"{name}.py").write_text(server.code)
     with (
         run_uvicorn("langserve_like.demo:create_app", extra_args=["--factory"]) as demo,
         run_uvicorn("graph_server:app", cwd=folder) as graph,
+        run_uvicorn("runs_server:app", cwd=folder) as runs,
     ):
-        yield {"8000": demo, "8001": graph}
+        yield {"8000": demo, "8001": graph, "8002": runs}
 
 
 def _pointed_at(code: str, servers: dict[str, str]) -> str:

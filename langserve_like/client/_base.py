@@ -31,7 +31,7 @@ from langserve_like.exceptions import (
     StreamError,
 )
 from langserve_like.serialization import Serializer, default_encoder
-from langserve_like.wire import CALLBACK, DATA, END, ERROR, STREAM_FILTERS
+from langserve_like.wire import CALLBACK, DATA, END, ERROR, RUN_ID_HEADER, STREAM_FILTERS
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -214,11 +214,12 @@ def _redacted(request: httpx.Request) -> httpx.Request:
 
 
 def _detail_and_run_id(response: httpx.Response) -> tuple[Any, str | None]:
-    """LangServe-style bodies: `{"detail": ...}` JSON, or plain text for a 500."""
+    """LangServe-style bodies: `{"detail": ...}` JSON, or plain text for a 500 (whose
+    run id, from a langserve_like server, is in a header)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text, None
+        return response.text, response.headers.get(RUN_ID_HEADER)
     if isinstance(body, Mapping) and "detail" in body:
         run_id = body.get("run_id")
         return body["detail"], run_id if isinstance(run_id, str) else None

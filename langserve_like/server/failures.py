@@ -14,6 +14,7 @@ import logging
 
 from langserve_like.exceptions import RunnableFailed
 from langserve_like.server.options import RouteOptions
+from langserve_like.wire import INTERNAL_SERVER_ERROR
 
 __all__ = ["SHUTTING_DOWN", "shutting_down", "to_failure"]
 
@@ -55,6 +56,6 @@ def to_failure(exc: BaseException, options: RouteOptions, run_id: str) -> Runnab
     else:
         logger.error("Run %s of %s failed", run_id, name, exc_info=exc)
     message = (
-        f"{type(exc).__name__}: {exc}" if options.expose_error_messages else "Internal Server Error"
+        f"{type(exc).__name__}: {exc}" if options.expose_error_messages else INTERNAL_SERVER_ERROR
     )
     return RunnableFailed(500, message, run_id=run_id)

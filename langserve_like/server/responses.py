@@ -23,6 +23,7 @@ from langserve_like.serialization import Serializer
 from langserve_like.server import state
 from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import shutting_down
+from langserve_like.wire import INTERNAL_SERVER_ERROR, RUN_ID_HEADER
 
 __all__ = [
     "cancel_on_disconnect",
@@ -97,10 +98,22 @@ def error_response(exc: RequestError | RunnableFailed) -> Response:
             # encoders go: the item without it still names the field.
             content = orjson.dumps({"detail": _without_inputs(exc.detail)})
         return json_response(content, exc.status_code)
+    if exc.status_code == 500 and exc.message == INTERNAL_SERVER_ERROR and not exc.headers:
+        return _plain_500(exc.run_id)
     body: dict[str, Any] = {"detail": exc.message}
     if exc.run_id:
         body["run_id"] = exc.run_id
     return json_response(orjson.dumps(body), exc.status_code, exc.headers)
+
+
+def _plain_500(run_id: str | None) -> Response:
+    # A failure that says nothing is answered as LangServe's server answered it
+    # (Starlette's plain-text 500), which callers and both official clients show
+    # as it is; the run id, for finding the traceback in the log, rides in a header.
+    headers = {RUN_ID_HEADER: run_id} if run_id else None
+    return Response(
+        INTERNAL_SERVER_ERROR, status_code=500, media_type="text/plain", headers=headers
+    )
 
 
 def _without_inputs(detail: Any) -> Any:

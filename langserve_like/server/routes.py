@@ -23,6 +23,7 @@ from langchain_core.runnables import Runnable
 from starlette.routing import BaseRoute
 from typing_extensions import Unpack
 
+from langserve_like.runs.options import Runs
 from langserve_like.server.dispatch import (
     PLAYGROUND_FILES,
     Table,
@@ -44,7 +45,6 @@ from langserve_like.server.openapi import (
     docs_endpoint,
 )
 from langserve_like.server.options import RouteKeywords, RouteOptions
-from langserve_like.runs.options import Runs
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 

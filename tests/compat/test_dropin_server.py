@@ -401,3 +401,17 @@ def test_dropin_custom_serializer_streams(langserve: httpx.Client, ours: httpx.C
     mine = Stream(ours, "/money/stream", {"input": 1})
     assert mine.raw == reference.raw
     assert b'data: {"money":"$1.00"}' in mine.raw
+
+
+def test_dropin_invoke_failure_is_langserves_plain_500(
+    langserve: httpx.Client, ours: httpx.Client
+) -> None:
+    answers = []
+    for server in (langserve, ours):
+        # A fresh connection each: LangServe closes its own after a 500.
+        with httpx.Client(base_url=server.base_url) as client:
+            response = client.post("/fail_at_once/invoke", json={"input": 1})
+        media = response.headers["content-type"].split(";")[0]
+        answers.append((response.status_code, media, response.text))
+
+    assert answers[0] == answers[1] == (500, "text/plain", "Internal Server Error")
