@@ -1,4 +1,4 @@
-"""Playground speed (playground.md R7 and R20), measured in headless Chromium, by hand.
+"""Playground speed, measured in headless Chromium, by hand.
 
     .venv/bin/python benchmarks/playground.py            # after `bash scripts/test`
 
@@ -106,7 +106,7 @@ def main() -> None:
         ("usable after load, cold (median / max ms)", "≤ 300", cold),
         ("usable after reload, warm (median / max ms)", "≤ 300", warm),
     ]
-    print("| measure | wanted (R20, R7) | this run |\n|---|---|---|")
+    print("| measure | wanted | this run |\n|---|---|---|")
     for label, wanted, values in rows:
         print(f"| {label} | {wanted} | {statistics.median(values):.0f} / {max(values)} |")
     longest = max(tasks, default=0.0)

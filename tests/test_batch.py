@@ -64,7 +64,7 @@ def test_batch_applies_a_config_per_input(client: TestClient) -> None:
 def test_batch_rejects_bad_requests_with_422(
     client: TestClient, body: dict[str, object], where: list[object] | None
 ) -> None:
-    # LangServe answered an invalid item or a non-list `inputs` with 500 (its bug 8).
+    # LangServe answered an invalid item or a non-list `inputs` with 500.
     response = client.post("/add_one/batch", json=body)
     assert response.status_code == 422
     detail = response.json()["detail"]

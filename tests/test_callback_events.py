@@ -22,14 +22,14 @@ def _types(events: list[dict[str, Any]]) -> list[str]:
 
 
 def test_callback_events_work_with_a_chat_model(client: TestClient) -> None:
-    # With langchain-core 1.x LangServe answered 500 for any chain with a model (bug 12).
+    # With langchain-core 1.x LangServe answered 500 for any chain with a model.
     response = client.post("/chat/invoke", json={"input": {"topic": "cats"}})
     assert response.status_code == 200
     events = response.json()["callback_events"]
     assert _types(events)[0] == "on_chain_start"
     assert "on_chat_model_start" in _types(events)
     assert "on_llm_end" in _types(events)
-    assert "__" not in response.text  # no internal metadata (bug 4)
+    assert "__" not in response.text  # no internal metadata
 
 
 def test_callback_events_per_batch_item(client: TestClient) -> None:

@@ -1,5 +1,5 @@
 """Callback events: recorded on the server (EventAggregator), replayed on the client
-(EventReplayer); protocol.md §10."""
+(EventReplayer)."""
 
 from __future__ import annotations
 

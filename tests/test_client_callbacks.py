@@ -1,4 +1,4 @@
-"""Server callback events replayed into the client's handlers (protocol.md §10).
+"""Server callback events replayed into the client's handlers.
 
 A tracer on the client must see the server-side runs as children of the remote
 call, on invoke and batch, and on every stream when asked for

@@ -1,7 +1,7 @@
 """Every error kind RemoteRunnable raises (the tree in `langserve_like.exceptions`).
 
 Answers are scripted with `httpx.MockTransport`, byte for byte as LangServe 0.3.3
-and langserve_like servers write them (protocol.md §2.5 and §5).
+and langserve_like servers write them.
 """
 
 from __future__ import annotations

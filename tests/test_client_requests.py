@@ -1,4 +1,4 @@
-"""What RemoteRunnable puts on the wire (protocol.md §12.1), captured with MockTransport.
+"""What RemoteRunnable puts on the wire, captured with MockTransport.
 
 langserve_like servers reject unknown top-level keys, so only LangServe's keys are
 sent, plus `callback_events` on streams when asked to replay them into a handler.

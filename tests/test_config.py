@@ -87,7 +87,7 @@ def test_config_hash_applies_and_an_empty_body_configurable_does_not_reset_it(
     client: TestClient,
 ) -> None:
     # LangServe dumped body configs with defaults, so `"configurable": {}` (which its
-    # own Python client always sends) silently cancelled the hash (bug 10).
+    # own Python client always sends) silently cancelled the hash.
     url = f"/prompt/c/{encode_config_hash(YO)}/invoke"
     for config in [
         None,
@@ -144,7 +144,7 @@ def test_config_run_sees_langserves_run_metadata_that_clients_never_see(
     client: TestClient,
 ) -> None:
     # User code and tracers read these, as with LangServe; LangServe also sent them
-    # to clients in stream_log and callback events (bug 4), which we do not.
+    # to clients in stream_log and callback events, which we do not.
     out = client.post("/echo/invoke", json={"input": 1}).json()["output"]
     assert out["metadata"] == {
         "__useragent": "testclient",
@@ -170,7 +170,7 @@ def _event_metadata(data: Any) -> list[Any]:
 def test_config_modifier_applies_to_invoke_batch_and_stream_alike(
     client: TestClient, route: str
 ) -> None:
-    # In batch LangServe re-projected the modifier's output to config_keys (bug 16).
+    # In batch LangServe re-projected the modifier's output to config_keys.
     headers = {"x-user": "ann"}
     invoke = client.post(f"{route}/invoke", json={"input": 1}, headers=headers).json()["output"]
     batch = client.post(f"{route}/batch", json={"inputs": [1]}, headers=headers).json()["output"][0]
@@ -181,7 +181,7 @@ def test_config_modifier_applies_to_invoke_batch_and_stream_alike(
 
 
 def test_config_modifier_guards_schemas_and_playground(client: TestClient) -> None:
-    # LangServe did not run the modifier for schema and playground endpoints (bug 5).
+    # LangServe did not run the modifier for schema and playground endpoints.
     for path in ["/mod/input_schema", "/mod/config_schema", "/mod/playground/"]:
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers={"x-user": "ann"}).status_code == 200, path
@@ -201,7 +201,7 @@ def test_config_schema_endpoint_accepts_config_as_a_query_parameter(client: Test
 
 
 def test_config_that_breaks_the_runnable_is_422_on_schema_endpoints_too(client: TestClient) -> None:
-    # LangServe answered 422 on invoke but 500 on the schema endpoints (bug 18).
+    # LangServe answered 422 on invoke but 500 on the schema endpoints.
     bad = {"configurable": {"template": "hi {x"}}
     assert client.get(f"/prompt/c/{encode_config_hash(bad)}/input_schema").status_code == 422
     response = client.post("/prompt/invoke", json={"input": {}, "config": bad})

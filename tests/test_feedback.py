@@ -52,7 +52,7 @@ def test_feedback_goes_to_the_sink(client: TestClient, received: list[Feedback])
 
 
 def test_feedback_head_says_whether_feedback_works(client: TestClient) -> None:
-    # LangServe's HEAD answered 200 exactly when feedback was off (bug 14).
+    # LangServe's HEAD answered 200 exactly when feedback was off.
     assert client.head("/sink/feedback").status_code == 200
     assert client.head("/no_sink/feedback").status_code == 400
 
@@ -69,7 +69,7 @@ def test_feedback_body_errors_are_422(client: TestClient) -> None:
 
 
 def test_public_trace_link_without_langsmith_is_400_not_500(client: TestClient) -> None:
-    # LangServe crashed with a NoneType error when only this endpoint was on (bug 15).
+    # LangServe crashed with a NoneType error when only this endpoint was on.
     response = client.put("/trace/public_trace_link", json={"run_id": RUN_ID})
     assert response.status_code == 400
     assert client.head("/trace/public_trace_link").status_code == 400
@@ -78,7 +78,7 @@ def test_public_trace_link_without_langsmith_is_400_not_500(client: TestClient) 
 def test_token_feedback_accepts_several_keys_and_returns_no_tokens_without_langsmith(
     client: TestClient,
 ) -> None:
-    # LangServe refused a config with more than one key (bug 21).
+    # LangServe refused a config with more than one key.
     body = client.post("/tokens/invoke", json={"input": 1}).json()
     assert body["metadata"]["feedback_tokens"] == []
     assert (

@@ -80,7 +80,7 @@ def test_openapi_documents_a_typed_body_for_every_post_endpoint(document: dict[s
 
 
 def test_openapi_gives_each_route_its_own_model_names(document: dict[str, Any]) -> None:
-    # LangServe named both anonymous lambdas' outputs "RunnableLambdaOutput" (bug 11).
+    # LangServe named both anonymous lambdas' outputs "RunnableLambdaOutput".
     schemas = document["components"]["schemas"]
     a = schemas["lambda_aInvokeResponse"]["properties"]["output"]
     b = schemas["lambda_bInvokeResponse"]["properties"]["output"]

@@ -40,7 +40,7 @@ def test_add_routes_mounts_every_endpoint_at_path_and_under_config_hash() -> Non
 
 
 def test_add_routes_does_not_mount_feedback_endpoints_by_default() -> None:
-    # LangServe mounted /token_feedback on every route (bug 3).
+    # LangServe mounted /token_feedback on every route.
     client = TestClient(FastAPI())
     add_routes(client.app, ADD_ONE, path="/add_one")  # type: ignore[arg-type]
     for path in ["/add_one/token_feedback", "/add_one/feedback", "/add_one/public_trace_link"]:
@@ -62,7 +62,7 @@ def test_add_routes_enabled_endpoints_mounts_only_those() -> None:
     client = TestClient(app)
     assert client.post("/x/invoke", json={"input": 1}).status_code == 200
     assert client.post("/x/stream", json={"input": 1}).status_code == 404
-    # LangServe accepted "feedback" here and ignored it (bug 20).
+    # LangServe accepted "feedback" here and ignored it.
     assert "/x/feedback" in paths(app)
 
 
@@ -104,7 +104,7 @@ def test_add_routes_rejects_the_same_path_twice() -> None:
 
 
 def test_add_routes_strips_a_trailing_slash() -> None:
-    # LangServe mounted /x//invoke for path="/x/" (bug 17).
+    # LangServe mounted /x//invoke for path="/x/".
     app = FastAPI()
     add_routes(app, ADD_ONE, path="/x/")
     assert TestClient(app).post("/x/invoke", json={"input": 1}).json()["output"] == 2

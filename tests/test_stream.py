@@ -32,7 +32,7 @@ def client() -> TestClient:
 
 @pytest.mark.parametrize("endpoint", STREAMS)
 def test_stream_sends_metadata_then_data_then_end(client: TestClient, endpoint: str) -> None:
-    # LangServe sent `metadata` lazily on /stream and not at all on the others (bug 19).
+    # LangServe sent `metadata` lazily on /stream and not at all on the others.
     events = sse_events(client, f"/add_one/{endpoint}", {"input": 1})
     assert events[0][0] == METADATA
     assert len(events[0][1]["run_id"]) == 36
@@ -110,7 +110,7 @@ def test_stream_filters_must_be_lists_of_strings(client: TestClient, endpoint: s
 
 
 def test_stream_events_allow_list_filters_by_event_name(client: TestClient) -> None:
-    # LangServe compared the runnable's own run_name and failed for most runnables (bug 13).
+    # LangServe compared the runnable's own run_name and failed for most runnables.
     events = sse_events(client, "/allow/stream_events", {"input": {"topic": "x"}})
     data = [d for n, d in events if n == DATA]
     assert {d["name"] for d in data} == {"/allow", "GenericFakeChatModel"}
@@ -125,7 +125,7 @@ def test_stream_log_allow_list_filters_logged_runs(client: TestClient) -> None:
 
 def test_stream_error_event_ends_the_http_body_cleanly_over_a_socket() -> None:
     # LangServe re-raised after the error event, so uvicorn cut the chunked body
-    # (bug 7): httpx then raises RemoteProtocolError ("incomplete chunked read").
+    # (httpx then raises RemoteProtocolError: "incomplete chunked read").
     with run_uvicorn("tests.live_apps:app") as url, httpx.Client(base_url=url, timeout=10) as http:
         for _ in range(2):  # the keep-alive connection stays usable
             with http.stream("POST", "/fail_stream/stream", json={"input": 1}) as response:

@@ -399,7 +399,7 @@ add_routes(
 weather = ChatPromptTemplate.from_template("what is the weather in {city}") | ToolCallingModel()
 add_routes(app, weather, path="/tools")
 
-# Chat-shaped routes without playground_type="chat": the page detects them (R10).
+# Chat-shaped routes without playground_type="chat": the page detects them.
 history_prompt = ChatPromptTemplate.from_messages(
     [("system", "You are a parrot."), MessagesPlaceholder("history"), ("human", "{question}")]
 )

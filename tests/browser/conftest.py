@@ -19,7 +19,7 @@ import pytest
 from tests.servers import ROOT, run_uvicorn
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# The flags playground.md §4 found to work on this machine kind (no sandbox as root,
+# The flags found to work on this machine kind (no sandbox as root,
 # no attempts to reach Google services on the closed network).
 CHROMIUM_ARGS = [
     "--headless",
@@ -72,7 +72,7 @@ PROXY_PREFIX = "/proxied"
 def proxied() -> Iterator[str]:
     """The test app behind a path-rewriting proxy: `{url}/proxied/x` reaches the app's `/x`.
 
-    The backend knows the prefix only from uvicorn's `--root-path` (R3).
+    The backend knows the prefix only from uvicorn's `--root-path`.
     """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (

@@ -1,4 +1,4 @@
-"""A loopback reverse proxy that rewrites paths, for the R3 "behind a proxy" mount.
+"""A loopback reverse proxy that rewrites paths, for the "behind a proxy" mount.
 
 Run as `tests.browser.proxy:app` with PROXY_BACKEND (the backend's base URL) and
 PROXY_PREFIX (e.g. `/proxied`) in the environment. `{PREFIX}/x` is forwarded to

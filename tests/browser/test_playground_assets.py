@@ -1,6 +1,6 @@
 """How the playground page loads in a real Chromium: at most four same-origin static
-requests (R1), nothing from another origin (R18), no console errors (R19), and the
-content-hashed assets taken from the browser cache on reload (R14).
+requests, nothing from another origin, no console errors, and the
+content-hashed assets taken from the browser cache on reload.
 
 The server here is the browser tests' app behind a recorder of the paths it receives,
 run by uvicorn on a real loopback socket, so "no request reached the server" is

@@ -1,4 +1,4 @@
-"""Batch mode of the form playground in a real Chromium (R5's optional Batch mode)."""
+"""Batch mode of the form playground in a real Chromium."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The form playground in a real Chromium, through the R13 data-testid contract."""
+"""The form playground in a real Chromium, through its data-testid contract."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_configurable_route_sends_only_changed_config_and_shares_it(pg: Browsing
     finish(page)
     assert posts[-1][1] == {"input": {"topic": "rum"}, "config": {}}
 
-    # A new template changes the input schema: the form follows it (R17), and only
+    # A new template changes the input schema: the form follows it, and only
     # the changed key is sent.
     config.get_by_role("textbox", name="Template", exact=True).fill("a limerick about {animal}")
     animal = inputs.get_by_role("textbox", name="Animal")
@@ -340,7 +340,7 @@ def test_page_loads_from_its_own_origin_only(pg: Browsing) -> None:
     requests: list[str] = []
     pg.page.on("request", lambda r: requests.append(r.url))
     page = pg.open("/joke")
-    # The page reports when it became usable; how fast that is (R20) is measured by
+    # The page reports when it became usable; how fast that is is measured by
     # benchmarks/playground.py, not asserted here.
     assert int(page.get_by_test_id("pg-ready").get_attribute("data-ms") or 0) > 0
     assert all(url.startswith(pg.origin) for url in requests)
@@ -366,7 +366,7 @@ def test_five_megabyte_output_is_truncated_and_stays_usable(pg: Browsing) -> Non
 
 
 def test_five_thousand_token_stream_renders_every_token(pg: Browsing) -> None:
-    # Long tasks during this stream (R20) are counted by benchmarks/playground.py.
+    # Long tasks during this stream are counted by benchmarks/playground.py.
     page = pg.open("/many_tokens")
     page.get_by_test_id("pg-input").get_by_role("textbox", name="Topic").fill("t")
     page.get_by_test_id("pg-run-stream").click()

@@ -1,4 +1,4 @@
-"""Run modes, chat-mode detection and message output (R5, R8, R10) in a real Chromium."""
+"""Run modes, chat-mode detection and message output in a real Chromium."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""R3: the same route mounted four ways, opened with and without the trailing slash.
+"""The same route mounted four ways, opened with and without the trailing slash.
 
 The mounts: plain `add_routes(app, ...)`; under an `APIRouter` prefix; under nested
 `include_router(prefix=...)` calls; and behind a loopback proxy that strips `/proxied`

@@ -1,4 +1,4 @@
-"""The `base64file` widget fed by drag-and-drop (R16), in a real Chromium."""
+"""The `base64file` widget fed by drag-and-drop, in a real Chromium."""
 
 from __future__ import annotations
 

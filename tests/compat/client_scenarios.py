@@ -65,7 +65,7 @@ def extra_routes() -> dict[str, tuple[Runnable[Any, Any], dict[str, Any]]]:
     with_steps = RunnableLambda(_echo_upper) | RunnableLambda(lambda s: f"<{s}>")
     return {
         # No model inside: LangServe 0.3.3 answers 500 for callback events of a
-        # model under langchain-core 1.x (protocol.md §13, bug 12).
+        # model under langchain-core 1.x.
         "/callbacks": (with_steps, {"include_callback_events": True}),
         "/fail_invoke": (RunnableLambda(_fail), {}),
         # A chat model served alone: the target of `prompt | RemoteRunnable(url)`.

@@ -47,7 +47,7 @@ def normalize(value: Any) -> Any:
     """Mask what legitimately differs between two servers answering the same call.
 
     Run ids, message ids and timestamps are fresh per request, ports differ,
-    internal `__*` metadata (LangServe leaks it into stream_log, protocol.md §13.4)
+    internal `__*` metadata (LangServe leaks it into stream_log)
     is not part of the contract.
     """
     if isinstance(value, str):
@@ -77,9 +77,8 @@ def stream_error(data: str) -> dict[str, Any]:
 def comparable(answer: dict[str, Any], *, unordered: bool = False) -> dict[str, Any]:
     """One probe answer as it must be identical on both servers.
 
-    Error messages may differ (a 500 body may be JSON on our server, protocol.md
-    §13), so only the exception class and status survive. `unordered` sorts
-    stream chunks whose order the runnable does not fix (RunnableParallel).
+    Error message texts may differ, so only the exception class and status survive.
+    `unordered` sorts stream chunks whose order the runnable does not fix (RunnableParallel).
     """
     view = normalize(answer)
     if "error" in view:

@@ -165,7 +165,7 @@ async def probe(base: str) -> dict[str, Any]:
         lambda: r("/fail").astream_events("x", version="v2")
     )
 
-    # LangServe drops the keep-alive connection after a 500 (protocol.md §12.1), so
+    # LangServe drops the keep-alive connection after a 500, so
     # the next call on the same client fails with a transport error; ours must not.
     failing = r("/fail")
     sync_call(lambda: failing.invoke("x"))

@@ -22,7 +22,7 @@ from tests.servers import run_uvicorn
 pytestmark = pytest.mark.compat
 
 # The official client sends `"configurable": {}`, which makes LangServe reset the
-# values of a /c/<hash> URL (protocol.md §13, bug 10); ours keeps them.
+# values of a /c/<hash> URL; ours keeps them.
 HASH_TEMPLATE_USED = {
     "__class__": "StringPromptValue",
     "text": "Yo Ann",

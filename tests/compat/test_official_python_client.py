@@ -230,7 +230,7 @@ def _stream_events(url: str) -> list[tuple[str, str]]:
 def test_stream_error_ends_response_cleanly_unlike_langserve(
     our_url: str, langserve_url: str
 ) -> None:
-    """protocol.md §13.7: LangServe aborts the chunked body after `event: error`."""
+    """LangServe aborts the chunked body after `event: error`."""
     events = _stream_events(our_url)
     assert [name for name, _ in events] == ["metadata", "data", "error"]
     assert stream_error(events[-1][1]) == STREAM_ERROR
