@@ -567,8 +567,11 @@ def test_examples_threads_and_runs_interrupt_then_resume(example: Any) -> None:
         done = client.post(f"/threads/{thread}/runs/wait", json=resume).json()
         assert (done["verdict"], done["published"]) == ("edited", "Use SQLite.")
         assert client.get(f"/threads/{thread}").json()["status"] == "idle"
-        # The LangServe endpoints still serve the graph statelessly.
-        assert client.post("/review/invoke", json={"input": {"topic": "x"}}).status_code == 200
+        # The LangServe endpoints still serve the graph statelessly, where a run that
+        # pauses cannot be resumed: that is a 409 pointing at threads.
+        stateless = client.post("/review/invoke", json={"input": {"topic": "x"}})
+        assert stateless.status_code == 409
+        assert "threads" in stateless.json()["detail"]
 
 
 # --- the README's quickstart snippet -------------------------------------------------------
