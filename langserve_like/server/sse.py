@@ -60,10 +60,12 @@ _HEADERS = {
 #: cheapest object Python builds.
 EventRecord = tuple[str, "bytes | None", "str | None"]
 
-# The head of each event this package sends, encoded once rather than per event.
+# The head of each event this package sends, encoded once rather than per event, and
+# the same followed by `data: `: most frames are one of these, one payload line, no id.
 _HEADS = {
     name: b"event: " + name.encode() + b"\r\n" for name in (METADATA, DATA, ERROR, END, CALLBACK)
 }
+_DATA_PREFIXES = {name: head + b"data: " for name, head in _HEADS.items()}
 
 
 def encode_record(record: EventRecord) -> bytes:
@@ -73,7 +75,15 @@ def encode_record(record: EventRecord) -> bytes:
     so it needs no escaping.
     """
     event, data, event_id = record
-    head = _HEADS.get(event) or b"event: " + event.encode() + b"\r\n"
+    if data is not None and event_id is None and b"\n" not in data and b"\r" not in data:
+        prefix = _DATA_PREFIXES.get(event)
+        if prefix is not None:
+            # The per-chunk case, in one join: ~400 instructions less than building
+            # the head and concatenating twice.
+            return b"".join((prefix, data, b"\r\n\r\n"))
+    head = _HEADS.get(event)
+    if head is None:
+        head = b"event: " + event.encode() + b"\r\n"
     if event_id is not None:
         head += b"id: " + event_id.encode() + b"\r\n"
     if data is None:
