@@ -60,10 +60,12 @@ _HEADERS = {
 #: cheapest object Python builds.
 EventRecord = tuple[str, "bytes | None", "str | None"]
 
-# The head of each event this package sends, encoded once rather than per event.
+# The head of each event this package sends, encoded once rather than per event, and
+# the same followed by `data: `: most frames are one of these, one payload line, no id.
 _HEADS = {
     name: b"event: " + name.encode() + b"\r\n" for name in (METADATA, DATA, ERROR, END, CALLBACK)
 }
+_DATA_PREFIXES = {name: head + b"data: " for name, head in _HEADS.items()}
 
 
 def encode_record(record: EventRecord) -> bytes:
@@ -73,7 +75,15 @@ def encode_record(record: EventRecord) -> bytes:
     so it needs no escaping.
     """
     event, data, event_id = record
-    head = _HEADS.get(event) or b"event: " + event.encode() + b"\r\n"
+    if data is not None and event_id is None and b"\n" not in data and b"\r" not in data:
+        prefix = _DATA_PREFIXES.get(event)
+        if prefix is not None:
+            # The per-chunk case, in one join: ~400 instructions less than building
+            # the head and concatenating twice.
+            return b"".join((prefix, data, b"\r\n\r\n"))
+    head = _HEADS.get(event)
+    if head is None:
+        head = b"event: " + event.encode() + b"\r\n"
     if event_id is not None:
         head += b"id: " + event_id.encode() + b"\r\n"
     if data is None:
@@ -155,34 +165,44 @@ class FrameWriter:
             self._ping = self._loop.call_later(ping_interval, self._add_ping)
         self._sender = self._loop.create_task(self._run())
 
+    def claim(self) -> bool:
+        """True if a frame may be written now by the caller itself: its window is
+        over and nothing waits or is being written. The caller then sends it and
+        calls `release`, whether the send worked or not (and sets `error` if not).
+
+        `EventStreamResponse` writes a due frame so rather than through `put`, one
+        coroutine less per frame (~1,000 instructions).
+        """
+        if self._sending or self._timer is not None or self._wake.is_set():
+            return False
+        now = self._loop.time()
+        if now < self._hold_until:
+            return False
+        self._hold_until = now + self._window
+        self._sending = True
+        return True
+
+    def release(self) -> None:
+        """The write `claim` allowed is over."""
+        self._sending = False
+        if self._frames:  # a ping came while the frame was being written
+            self._due_after_write()
+
     async def put(self, frame: bytes) -> None:
         """Write `frame` now if it is due and nothing waits, else queue it.
 
         Raises what the server's `send` raised (`error` is then set); returns only
         once fewer than `high_water` bytes wait to be written.
         """
-        if not (self._sending or self._timer is not None or self._wake.is_set()):
-            now = self._loop.time()
-            if now >= self._hold_until:
-                # Due, and nothing waits: the producer writes it itself.
-                self._hold_until = now + self._window
-                self._sending = True
-                try:
-                    message = {"type": "http.response.body", "body": frame, "more_body": True}
-                    await self._send(message)
-                except Exception as exc:
-                    self.error = exc
-                    raise
-                finally:
-                    self._sending = False
-                if self._frames:  # a ping came while the frame was being written
-                    self._due_after_write()
-                return
-            if len(frame) < self._high_water:
-                self._frames.append(frame)
-                self._size += len(frame)
-                self._timer = self._loop.call_later(self._hold_until - now, self._due)
-                return
+        if self.claim():
+            try:
+                await self._send({"type": "http.response.body", "body": frame, "more_body": True})
+            except Exception as exc:
+                self.error = exc
+                raise
+            finally:
+                self.release()
+            return
         self._frames.append(frame)
         self._size += len(frame)
         if self._size >= self._high_water:
@@ -190,6 +210,10 @@ class FrameWriter:
             while self._size >= self._high_water and self.error is None:
                 self._room.clear()
                 await self._room.wait()
+        elif not (self._sending or self._timer is not None or self._wake.is_set()):
+            # Held for the window: the timer writes it, with any that follow.
+            delay = self._hold_until - self._loop.time()
+            self._timer = self._loop.call_later(delay, self._due)
 
     async def close(self, last: bytes | None = None) -> None:
         """Write what is left and `last`, end the body and wait until it is sent."""
@@ -300,7 +324,16 @@ class EventStreamResponse(Response):
         watch = DisconnectWatch(receive)
         try:
             async for frame in self.frames:
-                await writer.put(frame)
+                if writer.claim():  # due: written from here, as `put` would
+                    try:
+                        await send({"type": "http.response.body", "body": frame, "more_body": True})
+                    except Exception as exc:
+                        writer.error = exc
+                        raise
+                    finally:
+                        writer.release()
+                else:
+                    await writer.put(frame)
             await writer.close()
         except asyncio.CancelledError:
             if watch.disconnected:

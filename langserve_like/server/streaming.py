@@ -116,23 +116,30 @@ async def frames(
     `error` record too, so a client's tracer sees the server run fail. `failed`:
     the run failed before its first item.
     """
-    metadata: dict[str, Any] = {"run_id": run_id}
-    if tokens is not None:
-        metadata["feedback_tokens"] = await tokens
-    # The metadata and error payloads are written as LangServe wrote them, with
-    # json.dumps's spacing, so the frame is byte-identical.
-    yield emit((METADATA, json.dumps(metadata).encode(), None))
+    yield emit((METADATA, await _metadata(run_id, tokens), None))
     if failed is not None:
         yield emit(error_record(failed, run_id))
         return
     serializer = options.serializer
     item = first
     try:
-        while item is not DONE:
+        if aggregator is None:
+            # The usual stream: a loop of its own without the callback checks and
+            # with `async for` rather than an `anext` awaitable per chunk, ~1,000
+            # instructions less per chunk.
+            if item is not DONE:
+                payload = encode(item)
+                if payload is not None:
+                    yield emit((DATA, payload, None))
+                async for item in source:
+                    payload = encode(item)
+                    if payload is not None:
+                        yield emit((DATA, payload, None))
+        while item is not DONE and aggregator is not None:
             payload = encode(item)
             if payload is not None:
                 yield emit((DATA, payload, None))
-            if aggregator is not None and aggregator.events:
+            if aggregator.events:
                 for record in _callback_records(aggregator, serializer):
                     yield emit(record)
             item = await anext(source, DONE)
@@ -148,6 +155,15 @@ async def frames(
         for record in _callback_records(aggregator, serializer):
             yield emit(record)
     yield emit((END, None, None))
+
+
+async def _metadata(run_id: str, tokens: Awaitable[list[dict[str, Any]]] | None) -> bytes:
+    metadata: dict[str, Any] = {"run_id": run_id}
+    if tokens is not None:
+        metadata["feedback_tokens"] = await tokens
+    # The metadata and error payloads are written as LangServe wrote them, with
+    # json.dumps's spacing, so the frame is byte-identical.
+    return json.dumps(metadata).encode()
 
 
 def error_record(failed: RunnableFailed, run_id: str) -> EventRecord:
