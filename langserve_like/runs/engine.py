@@ -26,14 +26,21 @@ logger = logging.getLogger("langserve_like.runs")
 WEBHOOK_ATTEMPTS = 3
 
 
+class _Waiter:
+    """Requests waiting for one run to end; `row` is its terminal row when the
+    worker that finished it hands it over (no need to read it back)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.row: Any = None
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
         self.registry = Registry()
         self.started = False
-        self._waiters: weakref.WeakValueDictionary[str, asyncio.Event] = (
-            weakref.WeakValueDictionary()
-        )
+        self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._conns: list[Any] = []
 
@@ -103,10 +110,11 @@ class Engine:
             self.notify_done(run_id)
         return status
 
-    def notify_done(self, run_id: str) -> None:
-        event = self._waiters.pop(run_id, None)
-        if event is not None:
-            event.set()
+    def notify_done(self, run_id: str, row: Any = None) -> None:
+        waiter = self._waiters.pop(run_id, None)
+        if waiter is not None:
+            waiter.row = row
+            waiter.event.set()
         self.worker.wake()
 
     async def wait_terminal(self, run_id: str) -> Any:
@@ -116,17 +124,19 @@ class Engine:
         another process is noticed by re-reading its row every poll interval.
         """
         while True:
-            event = self._waiters.get(run_id)
-            if event is None:
-                event = asyncio.Event()
-                self._waiters[run_id] = event
+            waiter = self._waiters.get(run_id)
+            if waiter is None:
+                waiter = _Waiter()
+                self._waiters[run_id] = waiter
             row = await self.get_run(run_id)
             if row is None or row["status"] not in queue.IN_FLIGHT:
                 return row
             try:
-                await asyncio.wait_for(event.wait(), self.options.poll_interval)
+                await asyncio.wait_for(waiter.event.wait(), self.options.poll_interval)
             except asyncio.TimeoutError:
                 pass
+            if waiter.row is not None:
+                return waiter.row
 
     async def rollback(
         self, run_id: str, attempt: int, thread_id: str | None, writer: RunWriter

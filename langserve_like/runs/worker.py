@@ -219,7 +219,7 @@ class Worker:
             logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
             return
         engine.events.fan_out(active.run_id, end)
-        engine.notify_done(active.run_id)
+        engine.notify_done(active.run_id, row)
         engine.after_finish(row)
 
 
