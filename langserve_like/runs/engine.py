@@ -35,6 +35,38 @@ class _Waiter:
         self.row: Any = None
 
 
+def _settled_saver(base: type[Any]) -> type[Any]:
+    """LangGraph's SQLite checkpointer, whose writes run to their commit even when
+    the run that made them is cancelled. A write cancelled between its INSERT and
+    its COMMIT would leave its transaction open on the shared connection, holding
+    the file's write lock: every other writer (the finish of that very run) would
+    then wait out its busy timeout and fail."""
+
+    class SettledSaver(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.in_flight: set[asyncio.Future[Any]] = set()
+
+        async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._shielded(super().aput(*args, **kwargs))
+
+        async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
+            await self._shielded(super().aput_writes(*args, **kwargs))
+
+        async def _shielded(self, coro: Any) -> Any:
+            task = asyncio.ensure_future(coro)
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+            return await asyncio.shield(task)
+
+        async def settled(self) -> None:
+            """Wait for writes whose run was cancelled (before reading or undoing them)."""
+            if self.in_flight:
+                await asyncio.wait(set(self.in_flight))
+
+    return SettledSaver
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
@@ -59,7 +91,7 @@ class Engine:
             await conn.execute("PRAGMA busy_timeout=5000")
             # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
             await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-        self.saver = AsyncSqliteSaver(saver_conn)
+        self.saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
         await self.saver.setup()
         self.store = AsyncSqliteStore(store_conn)
         await self.store.setup()

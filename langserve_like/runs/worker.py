@@ -177,6 +177,7 @@ class Worker:
             )
         except asyncio.CancelledError:
             reason = active.stop_reason
+            await self.engine.saver.settled()
             if reason == "shutdown":
                 await self.engine.db.write(
                     lambda c: queue.release(c, active.run_id, active.attempt)
