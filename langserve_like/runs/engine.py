@@ -142,12 +142,15 @@ class Engine:
             self.notify_done(run_id)
         return status
 
-    def notify_done(self, run_id: str, row: Any = None) -> None:
+    def notify_done(self, run_id: str, row: Any = None, wake: bool = True) -> None:
+        """Wake the run's waiters; and the claim loop if the run's end may have
+        made another run claimable (`wake`)."""
         waiter = self._waiters.pop(run_id, None)
         if waiter is not None:
             waiter.row = row
             waiter.event.set()
-        self.worker.wake()
+        if wake:
+            self.worker.wake()
 
     async def wait_terminal(self, run_id: str) -> Any:
         """The run's row once it is no longer pending or running (None if deleted).

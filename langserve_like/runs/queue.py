@@ -27,6 +27,7 @@ __all__ = [
     "cancel",
     "claim",
     "finish",
+    "has_pending",
     "heartbeat",
     "insert_run",
     "owner_id",
@@ -228,6 +229,16 @@ def finish(
     if row is not None and row["thread_id"] is not None:
         _settle_thread(conn, row["thread_id"], now, thread or {})
     return row
+
+
+def has_pending(conn: sqlite3.Connection, thread_id: str | None) -> bool:
+    """Whether `thread_id` has a queued run (claimable now that its run ended)."""
+    if thread_id is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status = 'pending' LIMIT 1", (thread_id,)
+    ).fetchone()
+    return row is not None
 
 
 def settle_thread(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) -> None:
