@@ -116,11 +116,19 @@ class Engine:
 
     async def create_run(self, new: queue.NewRun) -> tuple[Any, bool]:
         """Commit the run, then wake the worker: a 2xx answer means it is on disk."""
-        row, created = await self.db.write(lambda c: queue.insert_run(c, new))
+        lease = self.worker.reserve_slot()
+        try:
+            row, created = await self.db.write(lambda c: queue.insert_run(c, new, lease))
+        finally:
+            if lease is not None:
+                self.worker.free_slot()
         if created:
             for run_id in new.cancelled:
                 self.worker.stop_run(run_id, new.multitask_strategy)
-            self.worker.wake()
+            if new.claimed is not None:
+                self.worker.adopt(new.claimed)
+            else:
+                self.worker.wake()
             if new.after_ms:
                 asyncio.get_running_loop().call_later(new.after_ms / 1000, self.worker.wake)
         return row, created

@@ -55,12 +55,27 @@ class Worker:
         # could. A run that ends wakes the claim loop only then (or when its own
         # thread has a queued run), rather than paying an empty claim per run.
         self._backlog = True
+        self._reserved = 0  # slots held by creates that may claim their own run
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: _Heartbeat | None = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def reserve_slot(self) -> tuple[str, int] | None:
+        """A free slot for a run being created, as the lease to claim it with."""
+        if self._stopping or self.options.workers - len(self.active) - self._reserved <= 0:
+            return None
+        self._reserved += 1
+        return self.owner, int(self.options.lease_ttl * 1000)
+
+    def free_slot(self) -> None:
+        self._reserved -= 1
+
+    def adopt(self, row: Any) -> None:
+        """Execute a run its create claimed for this process."""
+        self._start(row)
 
     async def start(self) -> None:
         await self._reap()  # runs of a process that died before this one started
@@ -126,7 +141,7 @@ class Worker:
         ttl_ms = int(self.options.lease_ttl * 1000)
         while not self._stopping:
             self._wake.clear()
-            free = self.options.workers - len(self.active)
+            free = self.options.workers - len(self.active) - self._reserved
             self._backlog = True
             if free > 0:
                 try:
