@@ -26,14 +26,53 @@ logger = logging.getLogger("langserve_like.runs")
 WEBHOOK_ATTEMPTS = 3
 
 
+class _Waiter:
+    """Requests waiting for one run to end; `row` is its terminal row when the
+    worker that finished it hands it over (no need to read it back)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.row: Any = None
+
+
+def _settled_saver(base: type[Any]) -> type[Any]:
+    """LangGraph's SQLite checkpointer, whose writes run to their commit even when
+    the run that made them is cancelled. A write cancelled between its INSERT and
+    its COMMIT would leave its transaction open on the shared connection, holding
+    the file's write lock: every other writer (the finish of that very run) would
+    then wait out its busy timeout and fail."""
+
+    class SettledSaver(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.in_flight: set[asyncio.Future[Any]] = set()
+
+        async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            return await self._shielded(super().aput(*args, **kwargs))
+
+        async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
+            await self._shielded(super().aput_writes(*args, **kwargs))
+
+        async def _shielded(self, coro: Any) -> Any:
+            task = asyncio.ensure_future(coro)
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+            return await asyncio.shield(task)
+
+        async def settled(self) -> None:
+            """Wait for writes whose run was cancelled (before reading or undoing them)."""
+            if self.in_flight:
+                await asyncio.wait(set(self.in_flight))
+
+    return SettledSaver
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
         self.registry = Registry()
         self.started = False
-        self._waiters: weakref.WeakValueDictionary[str, asyncio.Event] = (
-            weakref.WeakValueDictionary()
-        )
+        self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._conns: list[Any] = []
 
@@ -52,7 +91,7 @@ class Engine:
             await conn.execute("PRAGMA busy_timeout=5000")
             # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
             await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-        self.saver = AsyncSqliteSaver(saver_conn)
+        self.saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
         await self.saver.setup()
         self.store = AsyncSqliteStore(store_conn)
         await self.store.setup()
@@ -77,11 +116,19 @@ class Engine:
 
     async def create_run(self, new: queue.NewRun) -> tuple[Any, bool]:
         """Commit the run, then wake the worker: a 2xx answer means it is on disk."""
-        row, created = await self.db.write(lambda c: queue.insert_run(c, new))
+        lease = self.worker.reserve_slot()
+        try:
+            row, created = await self.db.write(lambda c: queue.insert_run(c, new, lease))
+        finally:
+            if lease is not None:
+                self.worker.free_slot()
         if created:
             for run_id in new.cancelled:
                 self.worker.stop_run(run_id, new.multitask_strategy)
-            self.worker.wake()
+            if new.claimed is not None:
+                self.worker.adopt(new.claimed)
+            else:
+                self.worker.wake()
             if new.after_ms:
                 asyncio.get_running_loop().call_later(new.after_ms / 1000, self.worker.wake)
         return row, created
@@ -103,11 +150,15 @@ class Engine:
             self.notify_done(run_id)
         return status
 
-    def notify_done(self, run_id: str) -> None:
-        event = self._waiters.pop(run_id, None)
-        if event is not None:
-            event.set()
-        self.worker.wake()
+    def notify_done(self, run_id: str, row: Any = None, wake: bool = True) -> None:
+        """Wake the run's waiters; and the claim loop if the run's end may have
+        made another run claimable (`wake`)."""
+        waiter = self._waiters.pop(run_id, None)
+        if waiter is not None:
+            waiter.row = row
+            waiter.event.set()
+        if wake:
+            self.worker.wake()
 
     async def wait_terminal(self, run_id: str) -> Any:
         """The run's row once it is no longer pending or running (None if deleted).
@@ -116,17 +167,19 @@ class Engine:
         another process is noticed by re-reading its row every poll interval.
         """
         while True:
-            event = self._waiters.get(run_id)
-            if event is None:
-                event = asyncio.Event()
-                self._waiters[run_id] = event
+            waiter = self._waiters.get(run_id)
+            if waiter is None:
+                waiter = _Waiter()
+                self._waiters[run_id] = waiter
             row = await self.get_run(run_id)
             if row is None or row["status"] not in queue.IN_FLIGHT:
                 return row
             try:
-                await asyncio.wait_for(event.wait(), self.options.poll_interval)
+                await asyncio.wait_for(waiter.event.wait(), self.options.poll_interval)
             except asyncio.TimeoutError:
                 pass
+            if waiter.row is not None:
+                return waiter.row
 
     async def rollback(
         self, run_id: str, attempt: int, thread_id: str | None, writer: RunWriter

@@ -63,57 +63,19 @@ class RunWriter:
         self.seq = last_seq
         self.tail: list[Event] = []
         self.scratch: dict[str, Any] = {}  # per-attempt state of the stream modes
-        self._lock = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
 
     def emit(self, event: str, data: bytes) -> Event:
         self.seq += 1
         item = Event(self.seq, event, data)
         self.tail.append(item)
         self.log.fan_out(self.run_id, item)
-        if len(self.tail) >= FLUSH_BATCH:
-            self._schedule(0)
-        elif self._timer is None:
-            self._schedule(FLUSH_DELAY)
+        self.log.mark_dirty(self, urgent=len(self.tail) >= FLUSH_BATCH)
         return item
-
-    def _schedule(self, delay: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(delay, lambda: self.log.spawn(self.flush()))
-
-    async def flush(self) -> None:
-        """Append the tail to the file; an attempt that lost its lease writes nothing."""
-        async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            batch = list(self.tail)
-            if not batch:
-                return
-            run_id, attempt, now = self.run_id, self.attempt, now_ms()
-
-            def write(conn: sqlite3.Connection) -> None:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO lsl_run_events (run_id, seq, attempt, event, data,"
-                    " created_at) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs"
-                    " WHERE run_id = ? AND attempt = ? AND status = 'running')",
-                    [
-                        (run_id, e.seq, attempt, e.event, e.data, now, run_id, attempt)
-                        for e in batch
-                    ],
-                )
-
-            await self.log.db.write(write)
-            del self.tail[: len(batch)]
 
     async def take_tail(self) -> list[Event]:
         """Hand the unwritten events to the caller's transaction (the finish)."""
-        async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        async with self.log.flush_lock:
+            self.log.forget(self)
             tail, self.tail = self.tail, []
             return tail
 
@@ -123,9 +85,7 @@ class RunWriter:
         return Event(self.seq, event, data)
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.log.forget(self)
 
 
 class EventLog:
@@ -134,11 +94,60 @@ class EventLog:
         self.poll_interval = poll_interval
         self._channels: dict[str, _Channel] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Group commit: the tails of every run with unwritten events go to the
+        # file in one transaction per tick, not one per run, so concurrent runs
+        # do not queue up behind each other's flushes on the one writer thread.
+        self.flush_lock = asyncio.Lock()
+        self._dirty: set[RunWriter] = set()
+        self._timer: asyncio.TimerHandle | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def mark_dirty(self, writer: RunWriter, urgent: bool) -> None:
+        """`writer` has events to write: within `FLUSH_DELAY`, or now if `urgent`."""
+        self._dirty.add(writer)
+        if urgent or self._timer is None:
+            if self._timer is not None:
+                self._timer.cancel()
+            delay = 0 if urgent else FLUSH_DELAY
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(delay, lambda: self.spawn(self.flush()))
+
+    def forget(self, writer: RunWriter) -> None:
+        self._dirty.discard(writer)
+
+    async def flush(self) -> None:
+        """Append every pending tail to the file in one transaction; an attempt
+        that lost its lease writes nothing."""
+        async with self.flush_lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            batches = [(w, list(w.tail)) for w in self._dirty if w.tail]
+            self._dirty.clear()
+            if not batches:
+                return
+            now = now_ms()
+            rows = [
+                (w.run_id, e.seq, w.attempt, e.event, e.data, now, w.run_id, w.attempt)
+                for w, batch in batches
+                for e in batch
+            ]
+
+            def write(conn: sqlite3.Connection) -> None:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO lsl_run_events (run_id, seq, attempt, event, data,"
+                    " created_at) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs"
+                    " WHERE run_id = ? AND attempt = ? AND status = 'running')",
+                    rows,
+                )
+
+            await self.db.write(write)
+            for writer, batch in batches:
+                del writer.tail[: len(batch)]
 
     def live_count(self) -> tuple[int, int]:
         """(channels, subscribers) held in memory: a reconnect storm must leave none."""

@@ -27,6 +27,7 @@ __all__ = [
     "cancel",
     "claim",
     "finish",
+    "has_pending",
     "heartbeat",
     "insert_run",
     "owner_id",
@@ -93,11 +94,18 @@ class NewRun:
     max_failures: int = 3
     run_id: str = field(default_factory=lambda: str(uuid7()))
     cancelled: list[str] = field(default_factory=list)  # running runs it asked to stop
+    claimed: Any = None  # the run's row if `insert_run` also claimed it (see there)
 
 
-def insert_run(conn: sqlite3.Connection, run: NewRun) -> tuple[sqlite3.Row, bool]:
+def insert_run(
+    conn: sqlite3.Connection, run: NewRun, lease: tuple[str, int] | None = None
+) -> tuple[sqlite3.Row, bool]:
     """Insert `run` honouring the thread's multitask strategy: (row, created).
 
+    With `lease` (owner, ttl_ms), a worker with a free slot also claims the run in
+    the same transaction if the claim rules allow it now (`run.claimed`): one
+    transaction and no trip through the claim loop. The row returned is the one
+    inserted, pending, as the API answers for a new run.
     An `Idempotency-Key` seen before returns the run it created, unchanged.
     """
     if run.idempotency_key is not None:
@@ -129,6 +137,9 @@ def insert_run(conn: sqlite3.Connection, run: NewRun) -> tuple[sqlite3.Row, bool
         ),
     )
     row = conn.execute("SELECT * FROM lsl_runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    if lease is not None and not run.after_ms:
+        claimed = claim(conn, lease[0], lease[1], 1, run.run_id)
+        run.claimed = claimed[0] if claimed else None
     return row, True
 
 
@@ -162,9 +173,12 @@ def _prepare_thread(conn: sqlite3.Connection, run: NewRun, now: int) -> None:
     )
 
 
-def claim(conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int) -> list[sqlite3.Row]:
+def claim(
+    conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int, run_id: str | None = None
+) -> list[sqlite3.Row]:
     """Take up to `limit` runs that may start now: the oldest pending run of each
-    thread with nothing running (FIFO per thread), and stateless runs."""
+    thread with nothing running (FIFO per thread), and stateless runs; only
+    `run_id` if given."""
     now = now_ms()
     return conn.execute(
         """
@@ -173,7 +187,7 @@ def claim(conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int) -> list
           updated_at = ?
         WHERE run_id IN (
           SELECT r.run_id FROM lsl_runs r
-          WHERE r.status = 'pending' AND r.available_at <= ?
+          WHERE r.status = 'pending' AND r.available_at <= ? AND (? IS NULL OR r.run_id = ?)
             AND (r.retry_at IS NULL OR r.retry_at <= ?)
             AND (r.thread_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
@@ -182,7 +196,7 @@ def claim(conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int) -> list
           ORDER BY r.available_at, r.run_id LIMIT ?)
         RETURNING *
         """,
-        (owner, now + ttl_ms, now, now, now, now, limit),
+        (owner, now + ttl_ms, now, now, now, run_id, run_id, now, limit),
     ).fetchall()
 
 
@@ -228,6 +242,16 @@ def finish(
     if row is not None and row["thread_id"] is not None:
         _settle_thread(conn, row["thread_id"], now, thread or {})
     return row
+
+
+def has_pending(conn: sqlite3.Connection, thread_id: str | None) -> bool:
+    """Whether `thread_id` has a queued run (claimable now that its run ended)."""
+    if thread_id is None:
+        return False
+    row = conn.execute(
+        "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status = 'pending' LIMIT 1", (thread_id,)
+    ).fetchone()
+    return row is not None
 
 
 def settle_thread(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) -> None:

@@ -51,12 +51,31 @@ class Worker:
         self.active: dict[str, Active] = {}
         self.loop_tick = time.monotonic()
         self._wake = asyncio.Event()
+        # Whether runs may be waiting for a free slot: the last claim took all it
+        # could. A run that ends wakes the claim loop only then (or when its own
+        # thread has a queued run), rather than paying an empty claim per run.
+        self._backlog = True
+        self._reserved = 0  # slots held by creates that may claim their own run
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: _Heartbeat | None = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def reserve_slot(self) -> tuple[str, int] | None:
+        """A free slot for a run being created, as the lease to claim it with."""
+        if self._stopping or self.options.workers - len(self.active) - self._reserved <= 0:
+            return None
+        self._reserved += 1
+        return self.owner, int(self.options.lease_ttl * 1000)
+
+    def free_slot(self) -> None:
+        self._reserved -= 1
+
+    def adopt(self, row: Any) -> None:
+        """Execute a run its create claimed for this process."""
+        self._start(row)
 
     async def start(self) -> None:
         await self._reap()  # runs of a process that died before this one started
@@ -122,13 +141,16 @@ class Worker:
         ttl_ms = int(self.options.lease_ttl * 1000)
         while not self._stopping:
             self._wake.clear()
-            free = self.options.workers - len(self.active)
+            free = self.options.workers - len(self.active) - self._reserved
+            self._backlog = True
             if free > 0:
                 try:
                     rows = await self.engine.db.write(partial(self._claim, ttl_ms, free))
                 except sqlite3.Error:
                     logger.exception("Could not claim runs")
                     rows = []
+                else:
+                    self._backlog = len(rows) == free
                 for row in rows:
                     self._start(row)
             # The safety net: a wake-up lost (or sent by another process) costs
@@ -158,7 +180,8 @@ class Worker:
         finally:
             engine.events.close_writer(writer)
             self.active.pop(active.run_id, None)
-            self.wake()
+            if self._backlog:
+                self.wake()
 
     async def _outcome(self, active: Active, row: Any, writer: RunWriter) -> Outcome | None:
         assistant = self.engine.registry.get(row["graph_id"])
@@ -177,6 +200,7 @@ class Worker:
             )
         except asyncio.CancelledError:
             reason = active.stop_reason
+            await self.engine.saver.settled()
             if reason == "shutdown":
                 await self.engine.db.write(
                     lambda c: queue.release(c, active.run_id, active.attempt)
@@ -199,7 +223,7 @@ class Worker:
         tail = await writer.take_tail()
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
 
-        def step(conn: sqlite3.Connection) -> Any:
+        def step(conn: sqlite3.Connection) -> tuple[Any, bool]:
             row = queue.finish(
                 conn,
                 active.run_id,
@@ -209,17 +233,18 @@ class Worker:
                 error=outcome.error,
                 thread=outcome.thread,
             )
-            if row is not None:
-                for event in (*tail, end):
-                    queue.append_event(conn, active.run_id, active.attempt, event)
-            return row
+            if row is None:
+                return None, False
+            for event in (*tail, end):
+                queue.append_event(conn, active.run_id, active.attempt, event)
+            return row, queue.has_pending(conn, row["thread_id"])
 
-        row = await engine.db.write(step)
+        row, queued = await engine.db.write(step)
         if row is None:
             logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
             return
         engine.events.fan_out(active.run_id, end)
-        engine.notify_done(active.run_id)
+        engine.notify_done(active.run_id, row, wake=queued)
         engine.after_finish(row)
 
 
