@@ -129,7 +129,11 @@ class ConfigResolver:
         self.strict = strict
         from langserve_like import __version__  # here: the package imports this module
 
-        self._version = __version__
+        # The run metadata's constant part, built once per endpoint rather than per run.
+        self._run_metadata = {
+            endpoint: {"__langserve_version": __version__, "__langserve_endpoint": endpoint}
+            for endpoint in ("invoke", "batch", "stream", "stream_log", "stream_events")
+        }
         self._modifier_is_async = per_req_config_modifier is not None and (
             inspect.iscoroutinefunction(per_req_config_modifier)
             or inspect.iscoroutinefunction(type(per_req_config_modifier).__call__)
@@ -195,15 +199,26 @@ class ConfigResolver:
             else dict(hashed)
         )
 
+    def run_metadata(self, request: Any, endpoint: str) -> dict[str, Any]:
+        """The run metadata of one request, for `finish` (once per request, not per input)."""
+        # The raw ASGI headers: a Starlette Headers object per request costs more
+        # than finding one header (ASGI header names are lower-case).
+        user_agent = None
+        for name, value in request.scope["headers"]:
+            if name == b"user-agent":
+                user_agent = value.decode("latin-1")
+                break
+        return {"__useragent": user_agent, **self._run_metadata[endpoint]}
+
     async def finish(
         self,
         config: dict[str, Any],
         request: Any,
         server_config: RunnableConfig | None = None,
-        endpoint: str | None = None,
+        run_metadata: dict[str, Any] | None = None,
     ) -> RunnableConfig:
         """Steps 4-6: server config, the per-request modifier and the defaults
-        (with the run metadata when `endpoint` runs the runnable)."""
+        (with `run_metadata` when the request runs the runnable)."""
         if server_config:
             config = dict(merge_configs(cast(RunnableConfig, config), server_config))
         if self._modifier is not None:
@@ -213,13 +228,10 @@ class ConfigResolver:
                 raise TypeError("per_req_config_modifier must return a dict")
         if self.run_name:
             config["run_name"] = self.run_name
-        if endpoint is not None:
-            config["metadata"] = {
-                **(config.get("metadata") or {}),
-                "__useragent": request.headers.get("user-agent"),
-                "__langserve_version": self._version,
-                "__langserve_endpoint": endpoint,
-            }
+        if run_metadata is not None:
+            metadata = config.get("metadata")
+            # A copy either way: the runs of a batch share `run_metadata`.
+            config["metadata"] = {**metadata, **run_metadata} if metadata else run_metadata.copy()
         if not config.get("run_id"):
             config["run_id"] = uuid.uuid4()
         return cast(RunnableConfig, config)

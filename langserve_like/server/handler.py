@@ -147,7 +147,8 @@ class APIHandler:
         body = parse_invoke_body(raw, endpoint, self.options.strict)
         client_config = self.config.client_config(body.config, config_hash)
         value = self.schemas.validate_input(body.input, client_config)
-        config = await self.config.finish(client_config, request, server_config, endpoint)
+        run_metadata = self.config.run_metadata(request, endpoint)
+        config = await self.config.finish(client_config, request, server_config, run_metadata)
         return body, value, config, runnable
 
     def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
@@ -222,8 +223,9 @@ class APIHandler:
             self.schemas.validate_input(v, c, ("inputs", i))
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
         ]
+        run_metadata = self.config.run_metadata(request, "batch")
         configs = [
-            await self.config.finish(dict(c), request, server_config, "batch")
+            await self.config.finish(dict(c), request, server_config, run_metadata)
             for c in client_configs
         ]
         aggregators = [self._aggregator(c) for c in configs]

@@ -179,8 +179,28 @@ class BatchBody:
     config: dict[str, Any] | list[dict[str, Any]] | None
 
 
+# The bodies LangServe's clients send most ({"input": ..., "config": {...}}) are
+# taken as they are: the body model would give the same values, and running it
+# costs more than the rest of parsing. Anything else goes through the model,
+# whose error items a bad body needs.
+_PLAIN_KEYS = frozenset({"input", "config"})
+_PLAIN_BATCH_KEYS = frozenset({"inputs", "config"})
+
+
+def _plain_config(config: Any) -> bool:
+    return type(config) is dict
+
+
 def parse_invoke_body(body: Any, endpoint: str, strict: bool = False) -> InvokeBody:
     """Check the body of invoke, stream, stream_log and stream_events."""
+    if (
+        type(body) is dict
+        and "input" in body
+        and body.keys() <= _PLAIN_KEYS
+        and endpoint in ("invoke", "stream")
+        and _plain_config(config := body.get("config", {}))
+    ):
+        return InvokeBody(body["input"], config)
     model = _validate(body, endpoint, strict)
     if strict:
         _check_kwargs(model.kwargs)
@@ -193,13 +213,30 @@ def parse_invoke_body(body: Any, endpoint: str, strict: bool = False) -> InvokeB
     return InvokeBody(model.input, model.config, model.callback_events, filters)
 
 
+def _plain_batch(body: Any) -> BatchBody | None:
+    if type(body) is not dict or not body.keys() <= _PLAIN_BATCH_KEYS:
+        return None
+    inputs, config = body.get("inputs"), body.get("config")
+    if type(inputs) is not list:
+        return None
+    if config is None or _plain_config(config):
+        return BatchBody(inputs, config)
+    if type(config) is list and all(map(_plain_config, config)):
+        return BatchBody(inputs, config)
+    return None
+
+
 def parse_batch_body(body: Any, max_batch_size: int, strict: bool = False) -> BatchBody:
     if isinstance(body, dict) and "config" in body and body["config"] is None:
         raise RequestError(422, "Value for 'config' key must be a dict or list if provided")
-    model = _validate(body, "batch", strict)
-    if strict:
-        _check_kwargs(model.kwargs, batch=True)
-    inputs, config = model.inputs, model.config
+    plain = _plain_batch(body)
+    if plain is not None:
+        inputs, config = plain.inputs, plain.config
+    else:
+        model = _validate(body, "batch", strict)
+        if strict:
+            _check_kwargs(model.kwargs, batch=True)
+        inputs, config = model.inputs, model.config
     if len(inputs) > max_batch_size:
         raise _reject(
             ("inputs",),
