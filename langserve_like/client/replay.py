@@ -18,27 +18,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.callbacks.manager import ahandle_event, handle_event
 
 from langserve_like.exceptions import RemoteRunError
+from langserve_like.wire import EVENT_TYPES
 
 __all__ = ["EventReplayer", "ReplayCall", "areplay", "replay"]
-
-# Event type -> (names of its positional arguments, the handler flag that mutes it).
-EVENT_TYPES: Mapping[str, tuple[tuple[str, ...], str]] = {
-    "on_chain_start": (("serialized", "inputs"), "ignore_chain"),
-    "on_chain_end": (("outputs",), "ignore_chain"),
-    "on_chain_error": (("error",), "ignore_chain"),
-    "on_chat_model_start": (("serialized", "messages"), "ignore_chat_model"),
-    "on_llm_start": (("serialized", "prompts"), "ignore_llm"),
-    "on_llm_end": (("response",), "ignore_llm"),
-    "on_llm_error": (("error",), "ignore_llm"),
-    "on_tool_start": (("serialized", "input_str"), "ignore_agent"),
-    "on_tool_end": (("output",), "ignore_agent"),
-    "on_tool_error": (("error",), "ignore_agent"),
-    "on_retriever_start": (("serialized", "query"), "ignore_retriever"),
-    "on_retriever_end": (("documents",), "ignore_retriever"),
-    "on_retriever_error": (("error",), "ignore_retriever"),
-    "on_agent_action": (("action",), "ignore_agent"),
-    "on_agent_finish": (("finish",), "ignore_agent"),
-}
 
 
 _RESERVED = frozenset({"type", "run_id", "parent_run_id", "tags", "metadata", "kwargs"})
