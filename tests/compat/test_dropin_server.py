@@ -351,7 +351,10 @@ def test_dropin_token_feedback_metadata_frame_on_stream(
     traced: tuple[httpx.Client, httpx.Client],
 ) -> None:
     reference, mine = (Stream(c, "/token_feedback/stream", {"input": 1}) for c in traced)
-    tokens = _answer(traced[0], "/token_feedback/invoke", b'{"input": 1}')[2]["metadata"]
+    tokens = _langserve_with_tokens(
+        lambda: _answer(traced[0], "/token_feedback/invoke", b'{"input": 1}'),
+        lambda answer: answer[2]["metadata"]["feedback_tokens"],
+    )[2]["metadata"]
     frame = json.dumps({"run_id": "<uuid>", "feedback_tokens": tokens["feedback_tokens"]})
     expected = b"event: metadata\r\ndata: " + frame.encode() + b"\r\n\r\n"
     expected += b"event: data\r\ndata: 2\r\n\r\nevent: end\r\n\r\n"
@@ -375,16 +378,15 @@ def test_dropin_token_feedback_metadata_on_log_and_event_streams(
     endpoint: str, traced: tuple[httpx.Client, httpx.Client]
 ) -> None:
     path = f"/token_feedback/{endpoint}"
-    reference = _langserve_with_tokens(
-        lambda: Stream(traced[0], path, {"input": 1}).events(),
-        lambda events: [e for e in events if e[0] == "metadata"][0][1]["feedback_tokens"],
-    )
+    reference = Stream(traced[0], path, {"input": 1}).events()
     mine = Stream(traced[1], path, {"input": 1}).events()
-    # LangServe sends it after the first data event; we send it first, as on /stream.
-    metadata = [event for event in reference if event[0] == "metadata"]
-    assert metadata[0][1]["feedback_tokens"][0]["key"] == "correctness"
+    # We send the metadata event first, with the token, as on /stream. LangServe sends
+    # it after the first data event, and under load its LangSmith client sometimes has
+    # made no token by then (its race), so only the other events are compared.
+    assert mine[0][0] == "metadata"
+    assert mine[0][1]["feedback_tokens"][0]["key"] == "correctness"
     rest = [event for event in reference if event[0] != "metadata"]
-    assert _without_event_metadata(mine) == _without_event_metadata(metadata + rest)
+    assert _without_event_metadata(mine[1:]) == _without_event_metadata(rest)
 
 
 # --- 7. stream_log_name_allow_list ---------------------------------------------------
