@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -15,10 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from langserve_like.runs.api_models import AssistantSearch
 from langserve_like.runs.api_runs import runs_router
 from langserve_like.runs.api_threads import threads_router
+from langserve_like.runs.db import Conn, now_ms
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.graph import Assistant, to_jsonable
 
 __all__ = ["build_router"]
+
+PING_TIMEOUT = 5.0  # /ok answers within this even when the database hangs
 
 
 class _Body(BaseModel):
@@ -187,11 +189,13 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
     @router.get("/ok")
     async def ok(check_db: int = Query(default=0)) -> Response:
         try:
-            queue_state = await engine.db.read(_queue_state)
-        except sqlite3.Error:
-            return JSONResponse(
-                {"ok": False, "services": {"database": "unhealthy"}}, status_code=503
-            )
+            if check_db:
+                # A fresh connection: the pool's may outlive the database they reach.
+                await asyncio.wait_for(engine.db.ping(), PING_TIMEOUT)
+            queue_state = await asyncio.wait_for(engine.db.read(_queue_state), PING_TIMEOUT)
+        except (*engine.db.errors, asyncio.TimeoutError, OSError) as exc:  # type: ignore[misc]
+            unhealthy = {"database": "unhealthy", "error": type(exc).__name__}
+            return JSONResponse({"ok": False, "services": unhealthy}, status_code=503)
         channels, subscribers = engine.events.live_count()
         services = {
             "database": "healthy",
@@ -211,7 +215,7 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
             "version": __version__,
             "langgraph_py_version": _version("langgraph"),
             "flags": {"assistants": True, "crons": False, "langsmith": False, "store": True},
-            "host": {"kind": "langserve_like", "runs": "sqlite"},
+            "host": {"kind": "langserve_like", "runs": engine.db.dialect},
         }
 
     return router
@@ -224,11 +228,10 @@ def _open_files() -> int | None:
         return None
 
 
-def _queue_state(conn: sqlite3.Connection) -> dict[str, Any]:
-    from langserve_like.runs.db import now_ms
-
+def _queue_state(conn: Conn) -> dict[str, Any]:
     pending, running, oldest = conn.execute(
-        "SELECT sum(status = 'pending'), sum(status = 'running'),"
+        "SELECT sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN status = 'running' THEN 1 ELSE 0 END),"
         " min(CASE WHEN status = 'pending' THEN created_at END) FROM lsl_runs"
         " WHERE status IN ('pending', 'running')"
     ).fetchone()

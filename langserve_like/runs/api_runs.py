@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from langserve_like.runs import queue
 from langserve_like.runs.api_models import CancelMany, RunCreate
-from langserve_like.runs.db import loads
+from langserve_like.runs.db import Conn, loads
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.events import Event
 from langserve_like.runs.shapes import run_to_api
@@ -220,7 +219,7 @@ class _Endpoints(_Runs):
         offset: Annotated[int, Query(ge=0)] = 0,
         status: str | None = None,
     ) -> list[dict[str, Any]]:
-        def read(conn: sqlite3.Connection) -> list[Any]:
+        def read(conn: Conn) -> list[Any]:
             where, args = "thread_id = ?", [thread_id]
             if status:
                 where, args = where + " AND status = ?", [*args, status]
@@ -246,7 +245,7 @@ class _Endpoints(_Runs):
         if row["status"] in queue.IN_FLIGHT:
             raise HTTPException(409, "The run is pending or running; cancel it first")
 
-        def delete(conn: sqlite3.Connection) -> None:
+        def delete(conn: Conn) -> None:
             conn.execute("DELETE FROM lsl_runs WHERE run_id = ?", (run_id,))
 
         await self.engine.db.write(delete)
@@ -285,7 +284,7 @@ class _Endpoints(_Runs):
         body: CancelMany,
         action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
     ) -> Response:
-        def select(conn: sqlite3.Connection) -> list[str]:
+        def select(conn: Conn) -> list[str]:
             where: list[str] = ["status IN ('pending', 'running')"]
             args: list[str] = []
             if body.status and body.status != "all":

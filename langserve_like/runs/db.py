@@ -1,89 +1,123 @@
-"""The SQLite file: schema, migrations and the one thread that talks to it.
+"""What every runs database offers, whichever engine holds it.
 
-Every database step is a plain synchronous function over a `sqlite3.Connection`
-that runs whole on a dedicated thread (`Database.write` / `Database.read`): one
-hop per transaction instead of one per statement, and the standard library's
-driver rather than an async wrapper that would hop per statement. Writes start
-with `BEGIN IMMEDIATE`, so two processes on one file take turns (WAL mode lets
-readers go on meanwhile) and a claim or a create is one atomic step.
+Every database step is a plain synchronous function over one connection (`Conn`)
+that runs whole on a thread of the database's own (`Database.write` /
+`Database.read`): one hop per transaction instead of one per statement, and a
+synchronous driver rather than an async wrapper that would hop per statement.
+The same step runs on SQLite (`db_sqlite`) and on PostgreSQL (`db_postgres`):
+statements use `?` placeholders and rows answer by column name and by index on
+both; where the two dialects differ a step asks `conn.dialect` (see `sql`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
-__all__ = ["SCHEMA_VERSION", "Database", "connect", "dumps", "loads", "now_ms", "transaction"]
+__all__ = [
+    "WAKE_CHANNEL",
+    "Conn",
+    "Cursor",
+    "Database",
+    "Dedicated",
+    "dumps",
+    "loads",
+    "notify",
+    "now_ms",
+    "sql",
+]
+
+WAKE_CHANNEL = "lsl_wake"
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lsl_schema_version (v INTEGER PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS lsl_threads (
-  thread_id TEXT PRIMARY KEY,
-  graph_id TEXT,
-  status TEXT NOT NULL DEFAULT 'idle'
-    CHECK (status IN ('idle','busy','interrupted','error')),
-  metadata TEXT NOT NULL DEFAULT '{}',
-  "values" TEXT, interrupts TEXT, error TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS lsl_runs (
-  run_id TEXT PRIMARY KEY,
-  thread_id TEXT REFERENCES lsl_threads(thread_id) ON DELETE CASCADE,
-  graph_id TEXT NOT NULL,
-  status TEXT NOT NULL
-    CHECK (status IN ('pending','running','success','error','timeout','interrupted')),
-  kwargs TEXT NOT NULL,
-  metadata TEXT NOT NULL DEFAULT '{}',
-  multitask_strategy TEXT NOT NULL DEFAULT 'enqueue',
-  idempotency_key TEXT,
-  available_at INTEGER NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  failures INTEGER NOT NULL DEFAULT 0,
-  max_failures INTEGER NOT NULL DEFAULT 3,
-  lease_owner TEXT,
-  lease_expires_at INTEGER,
-  retry_at INTEGER,
-  cancel_action TEXT CHECK (cancel_action IN ('interrupt','rollback')),
-  output TEXT, error TEXT,
-  created_at INTEGER NOT NULL,
-  started_at INTEGER, ended_at INTEGER,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS lsl_runs_pending ON lsl_runs (available_at, run_id)
-  WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS lsl_runs_leases ON lsl_runs (lease_expires_at)
-  WHERE status = 'running';
-CREATE UNIQUE INDEX IF NOT EXISTS lsl_runs_one_running_per_thread ON lsl_runs (thread_id)
-  WHERE status = 'running';
-CREATE INDEX IF NOT EXISTS lsl_runs_thread ON lsl_runs (thread_id, created_at DESC);
-CREATE UNIQUE INDEX IF NOT EXISTS lsl_runs_idem ON lsl_runs (graph_id, idempotency_key)
-  WHERE idempotency_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS lsl_run_events (
-  run_id TEXT NOT NULL REFERENCES lsl_runs(run_id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  data BLOB NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-"""
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """A connection inside one transaction: `sqlite3.Connection` or its PostgreSQL twin."""
+
+    dialect: str  # "sqlite" | "postgres"
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Sequence[Any]], /) -> Any: ...
+
+
+class Dedicated(Protocol):
+    """A connection of its own, for a thread that must not wait behind the pool
+    (the heartbeat): `run` executes one transaction body on it, synchronously."""
+
+    def run(self, fn: Callable[[Conn], T]) -> T: ...
+
+    def close(self) -> None: ...
+
+
+class Database(Protocol):
+    dialect: str
+    errors: tuple[type[Exception], ...]  # what a failed database step raises
+
+    async def write(self, fn: Callable[[Conn], T]) -> T: ...
+
+    async def read(self, fn: Callable[[Conn], T]) -> T: ...
+
+    async def ping(self) -> None:
+        """Raise one of `errors` unless the database answers now."""
+
+    def dedicated(self) -> Dedicated: ...
+
+    def close(self) -> None: ...
+
+
+# The few spellings that differ between SQLite and PostgreSQL, by dialect.
+_SQL = {
+    "sqlite": {
+        "least": "min",  # the two-argument scalar minimum
+        "skip_locked": "",  # one writer at a time: nothing to skip
+        "lock_row": "",
+        "run_id_of": "json_extract(CAST(metadata AS TEXT), '$.run_id')",  # checkpoint metadata
+        "json_param": "?",
+    },
+    "postgres": {
+        "least": "least",
+        # Claimers on other replicas skip the runs one of them is taking.
+        "skip_locked": " FOR UPDATE OF r SKIP LOCKED",
+        # Creates on one thread take turns (multitask strategies read, then write).
+        "lock_row": " FOR UPDATE",
+        "run_id_of": "metadata->>'run_id'",
+        # A JSON text where PostgreSQL cannot infer the column's type (inside CASE).
+        "json_param": "CAST(? AS jsonb)",
+    },
+}
+
+
+def sql(conn: Conn, name: str) -> str:
+    """The `name` spelling of `conn`'s dialect."""
+    return _SQL[conn.dialect][name]
+
+
+def notify(conn: Conn, payload: str = "") -> None:
+    """Wake every replica's listener when this transaction commits: a run became
+    claimable (""), or the run `payload` ended. PostgreSQL only: SQLite's writers
+    are in this process or its siblings on one host, which poll."""
+    if conn.dialect == "postgres":
+        conn.execute(f"SELECT pg_notify('{WAKE_CHANNEL}', ?)", (payload,))
 
 
 def now_ms() -> int:
-    """The application clock in epoch milliseconds (valid on one host)."""
+    """The application clock in epoch milliseconds."""
     return int(time.time() * 1000)
 
 
@@ -93,74 +127,3 @@ def dumps(value: Any) -> str:
 
 def loads(raw: str | bytes | None) -> Any:
     return None if raw is None else orjson.loads(raw)
-
-
-def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """A connection in autocommit mode: transactions are explicit (`transaction`)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """`BEGIN IMMEDIATE` … `COMMIT`: the write lock is taken up front, so a
-    read-then-write step never fails half-way on another process's lock."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    with transaction(conn):
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        row = conn.execute("SELECT max(v) FROM lsl_schema_version").fetchone()
-        if row[0] is None:
-            conn.execute("INSERT INTO lsl_schema_version (v) VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"The runs database has schema version {row[0]}, newer than this "
-                f"langserve_like ({SCHEMA_VERSION}); upgrade langserve_like"
-            )
-
-
-class Database:
-    """One writer connection and one reader connection, each on its own thread."""
-
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
-        self.path = path
-        self.synchronous = synchronous
-        self._writer = connect(path, synchronous)
-        self._reader = connect(path, synchronous)
-        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-write")
-        self._read_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-read")
-        migrate(self._writer)
-
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` inside one `BEGIN IMMEDIATE` transaction."""
-
-        def step() -> T:
-            with transaction(self._writer):
-                return fn(self._writer)
-
-        return await asyncio.get_running_loop().run_in_executor(self._write_pool, step)
-
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the reader connection (a consistent WAL snapshot per statement)."""
-        return await asyncio.get_running_loop().run_in_executor(self._read_pool, fn, self._reader)
-
-    def close(self) -> None:
-        self._write_pool.shutdown(wait=True)
-        self._read_pool.shutdown(wait=True)
-        self._writer.close()
-        self._reader.close()

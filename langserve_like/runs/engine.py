@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import weakref
 from typing import Any
 
-from langserve_like.runs import queue
-from langserve_like.runs.db import Database, loads
+from langserve_like.runs import queue, saver_tables
+from langserve_like.runs.db import Conn, Database, loads, notify
 from langserve_like.runs.events import EventLog, RunWriter
 from langserve_like.runs.graph import Assistant, Registry, dumps, interrupts_by_task, to_jsonable
 from langserve_like.runs.options import Runs
+from langserve_like.runs.storage import Storage, open_storage
 from langserve_like.runs.worker import Worker
 
 __all__ = ["Engine"]
@@ -35,38 +35,6 @@ class _Waiter:
         self.row: Any = None
 
 
-def _settled_saver(base: type[Any]) -> type[Any]:
-    """LangGraph's SQLite checkpointer, whose writes run to their commit even when
-    the run that made them is cancelled. A write cancelled between its INSERT and
-    its COMMIT would leave its transaction open on the shared connection, holding
-    the file's write lock: every other writer (the finish of that very run) would
-    then wait out its busy timeout and fail."""
-
-    class SettledSaver(base):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.in_flight: set[asyncio.Future[Any]] = set()
-
-        async def aput(self, *args: Any, **kwargs: Any) -> Any:
-            return await self._shielded(super().aput(*args, **kwargs))
-
-        async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
-            await self._shielded(super().aput_writes(*args, **kwargs))
-
-        async def _shielded(self, coro: Any) -> Any:
-            task = asyncio.ensure_future(coro)
-            self.in_flight.add(task)
-            task.add_done_callback(self.in_flight.discard)
-            return await asyncio.shield(task)
-
-        async def settled(self) -> None:
-            """Wait for writes whose run was cancelled (before reading or undoing them)."""
-            if self.in_flight:
-                await asyncio.wait(set(self.in_flight))
-
-    return SettledSaver
-
-
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
@@ -74,43 +42,46 @@ class Engine:
         self.started = False
         self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
-        self._conns: list[Any] = []
+        self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        import aiosqlite
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-        from langgraph.store.sqlite.aio import AsyncSqliteStore
-
-        path = self.options.database_path()
-        self.db = Database(path, self.options.synchronous)
+        self.storage: Storage = await open_storage(self.options)
+        self.db: Database = self.storage.db
+        self.saver, self.store = self.storage.saver, self.storage.store
         self.events = EventLog(self.db, self.options.poll_interval)
-        saver_conn = await aiosqlite.connect(path)
-        store_conn = await aiosqlite.connect(path, isolation_level=None)
-        self._conns = [saver_conn, store_conn]
-        for conn in self._conns:
-            await conn.execute("PRAGMA busy_timeout=5000")
-            # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
-            await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-        self.saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
-        await self.saver.setup()
-        self.store = AsyncSqliteStore(store_conn)
-        await self.store.setup()
         for assistant in self.registry.all():
             assistant.bind(self.saver, self.store)
         self.worker = Worker(self)
         await self.worker.start()
+        if self.storage.postgres_url is not None:
+            from langserve_like.runs.db_postgres import listen
+
+            url = self.storage.postgres_url
+            self._listener = asyncio.create_task(listen(url, self._on_wake))
         self.started = True
+
+    def _on_wake(self, payload: str) -> None:
+        """A wake-up from any replica (PostgreSQL): a run became claimable (""),
+        ended (its id), or should stop (`queue.CANCEL`)."""
+        if payload.startswith(queue.CANCEL):
+            action, _, run_id = payload[len(queue.CANCEL) :].partition(":")
+            self.worker.stop_run(run_id, action)
+        elif payload:
+            self.notify_done(payload)
+        else:
+            self.worker.wake()
 
     async def stop(self) -> None:
         if not self.started:
             return
         self.started = False
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
         await self.worker.stop()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
-        for conn in self._conns:
-            await conn.close()
-        self.db.close()
+        await self.storage.close()
 
     # Runs ---------------------------------------------------------------
 
@@ -134,7 +105,7 @@ class Engine:
         return row, created
 
     async def get_run(self, run_id: str, thread_id: str | None = None) -> Any:
-        def read(conn: sqlite3.Connection) -> Any:
+        def read(conn: Conn) -> Any:
             row = conn.execute("SELECT * FROM lsl_runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None or (thread_id is not None and row["thread_id"] != thread_id):
                 return None
@@ -186,21 +157,15 @@ class Engine:
     ) -> None:
         """A cancel with `rollback`: the run and every checkpoint it wrote go."""
 
-        def step(conn: sqlite3.Connection) -> bool:
+        def step(conn: Conn) -> bool:
             owned = conn.execute(
                 "DELETE FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'",
                 (run_id, attempt),
             ).rowcount
             if owned and thread_id is not None:
-                mine = "json_extract(CAST(metadata AS TEXT), '$.run_id') = ?"
-                conn.execute(
-                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_id IN (SELECT"
-                    f" checkpoint_id FROM checkpoints WHERE thread_id = ? AND {mine})",
-                    (thread_id, thread_id, run_id),
-                )
-                conn.execute(
-                    f"DELETE FROM checkpoints WHERE thread_id = ? AND {mine}", (thread_id, run_id)
-                )
+                saver_tables.delete_run(conn, thread_id, run_id)
+            if owned:
+                notify(conn, run_id)
             return bool(owned)
 
         if not await self.db.write(step):
@@ -213,7 +178,7 @@ class Engine:
         self.notify_done(run_id)
 
     async def _graph_of(self, thread_id: str) -> str | None:
-        def read(conn: sqlite3.Connection) -> str | None:
+        def read(conn: Conn) -> str | None:
             row = conn.execute(
                 "SELECT graph_id FROM lsl_threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()

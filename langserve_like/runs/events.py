@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from langserve_like.runs.db import Database, now_ms
+from langserve_like.runs.db import Conn, Database, now_ms
 
 __all__ = ["Event", "EventLog", "RunWriter"]
 
@@ -137,11 +136,11 @@ class EventLog:
                 for e in batch
             ]
 
-            def write(conn: sqlite3.Connection) -> None:
+            def write(conn: Conn) -> None:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO lsl_run_events (run_id, seq, attempt, event, data,"
-                    " created_at) SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs"
-                    " WHERE run_id = ? AND attempt = ? AND status = 'running')",
+                    "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
+                    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs WHERE run_id = ?"
+                    " AND attempt = ? AND status = 'running') ON CONFLICT DO NOTHING",
                     rows,
                 )
 
@@ -240,14 +239,14 @@ class EventLog:
         return self.poll_interval if channel and channel.writer else CROSS_PROCESS_POLL
 
     async def _gone(self, run_id: str) -> bool:
-        def status(conn: sqlite3.Connection) -> bool:
+        def status(conn: Conn) -> bool:
             row = conn.execute("SELECT 1 FROM lsl_runs WHERE run_id = ?", (run_id,)).fetchone()
             return row is None
 
         return await self.db.read(status)
 
     async def _read_after(self, run_id: str, after: int) -> list[Event]:
-        def read(conn: sqlite3.Connection) -> list[Event]:
+        def read(conn: Conn) -> list[Event]:
             rows = conn.execute(
                 "SELECT seq, event, data FROM lsl_run_events WHERE run_id = ? AND seq > ?"
                 " ORDER BY seq",
@@ -258,7 +257,7 @@ class EventLog:
         return await self.db.read(read)
 
 
-def _max_seq(conn: sqlite3.Connection, run_id: str) -> int:
+def _max_seq(conn: Conn, run_id: str) -> int:
     row = conn.execute(
         "SELECT coalesce(max(seq), 0) FROM lsl_run_events WHERE run_id = ?", (run_id,)
     ).fetchone()

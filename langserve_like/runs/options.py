@@ -17,14 +17,16 @@ Durability = Literal["sync", "async", "exit"]
 class Runs:
     """How `add_routes(..., runs=Runs(...))` stores and executes runs.
 
-    `database` is a SQLite file (default: `DATABASE_URI` if it names a file,
-    else `./.langserve_like/runs.db`); runs, threads, events, checkpoints and the
-    store all live in it. `prefix` moves the LangGraph-compatible API (default:
-    the app root, as the LangGraph server has it). `workers` is how many runs this
-    process executes at once (0: API only, another process executes). A run whose
-    worker stops renewing its lease for `lease_ttl` seconds is retried, at most
-    `max_failures` times in all. A failed run reports its exception's type; its
-    message only with `expose_error_messages` (messages can carry secrets).
+    `database` is a SQLite file or a `postgresql://` URL (default: `DATABASE_URI`
+    if set, else `./.langserve_like/runs.db`); runs, threads, events, checkpoints
+    and the store all live in it. On PostgreSQL several processes and hosts can
+    share the queue (`workers=0` for API-only replicas). `prefix` moves the
+    LangGraph-compatible API (default: the app root, as the LangGraph server has
+    it). `workers` is how many runs this process executes at once (0: API only,
+    another process executes). A run whose worker stops renewing its lease for
+    `lease_ttl` seconds is retried, at most `max_failures` times in all. A failed
+    run reports its exception's type; its message only with
+    `expose_error_messages` (messages can carry secrets).
     """
 
     database: str | None = None
@@ -53,20 +55,32 @@ class Runs:
         if self.max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {self.max_failures}")
 
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL URL, as psycopg takes it; None for a SQLite file."""
+        raw = self._raw_database()
+        scheme, sep, rest = raw.partition("://")
+        # SQLAlchemy-style URLs name a driver too: postgresql+psycopg://, postgres+asyncpg://
+        if sep and scheme.split("+")[0] in ("postgresql", "postgres"):
+            return f"postgresql://{rest}"
+        return None
+
     def database_path(self) -> Path:
         """The SQLite file, its directory created if missing."""
-        raw = self.database or _from_env() or DEFAULT_DATABASE
+        raw = self._raw_database()
         for scheme in ("sqlite+aiosqlite:///", "sqlite:///"):
             if raw.startswith(scheme):
                 raw = raw[len(scheme) :]
         if "://" in raw:
             raise ValueError(
-                f"Runs(database=...) takes a SQLite file path; got {raw.split('://')[0]}:// "
-                "(PostgreSQL is not supported by the embedded engine)"
+                "Runs(database=...) takes a SQLite file path or a postgresql:// URL;"
+                f" got {raw.split('://')[0]}://"
             )
         path = Path(raw).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    def _raw_database(self) -> str:
+        return self.database or _from_env() or DEFAULT_DATABASE
 
     @property
     def self_fence_after(self) -> float:
@@ -75,5 +89,8 @@ class Runs:
 
 
 def _from_env() -> str | None:
+    """`DATABASE_URI` if it names a database the engine can use: the app may set it
+    for a database of its own (MySQL, say), which the runs then leave alone."""
     uri = os.environ.get("DATABASE_URI", "")
-    return uri if uri and "://" not in uri.replace("sqlite:///", "") else None
+    scheme = uri.partition("://")[0].split("+")[0] if "://" in uri else "file"
+    return uri if uri and scheme in ("file", "sqlite", "postgresql", "postgres") else None

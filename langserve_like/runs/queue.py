@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
-from langserve_like.runs.db import dumps, now_ms
+from langserve_like.runs.db import Conn, dumps, notify, now_ms, sql
 
 __all__ = [
     "Conflict",
@@ -37,6 +36,7 @@ __all__ = [
 ]
 
 IN_FLIGHT = ("pending", "running")
+CANCEL = "cancel:"  # a wake-up's payload prefix: "cancel:<action>:<run_id>"
 TERMINAL = ("success", "error", "timeout", "interrupted")
 
 
@@ -48,7 +48,7 @@ class NotFound(Exception):
     """The thread or run does not exist (answered 404)."""
 
 
-def append_event(conn: sqlite3.Connection, run_id: str, attempt: int, event: Any) -> None:
+def append_event(conn: Conn, run_id: str, attempt: int, event: Any) -> None:
     """Write one event (an `events.Event`) of a run inside the caller's transaction."""
     conn.execute(
         "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
@@ -58,7 +58,7 @@ def append_event(conn: sqlite3.Connection, run_id: str, attempt: int, event: Any
 
 
 def _append_terminal(
-    conn: sqlite3.Connection, run_id: str, attempt: int, status: str, error: str | None = None
+    conn: Conn, run_id: str, attempt: int, status: str, error: str | None = None
 ) -> None:
     """The closing events of a run that ends without its worker (cancelled while
     pending, or given up by the reaper), so replays still end with `end`."""
@@ -97,9 +97,7 @@ class NewRun:
     claimed: Any = None  # the run's row if `insert_run` also claimed it (see there)
 
 
-def insert_run(
-    conn: sqlite3.Connection, run: NewRun, lease: tuple[str, int] | None = None
-) -> tuple[sqlite3.Row, bool]:
+def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) -> tuple[Any, bool]:
     """Insert `run` honouring the thread's multitask strategy: (row, created).
 
     With `lease` (owner, ttl_ms), a worker with a free slot also claims the run in
@@ -107,7 +105,9 @@ def insert_run(
     transaction and no trip through the claim loop. The row returned is the one
     inserted, pending, as the API answers for a new run.
     An `Idempotency-Key` seen before returns the run it created, unchanged.
+    On PostgreSQL a step that lost a race is run again whole: start afresh.
     """
+    run.cancelled, run.claimed = [], None
     if run.idempotency_key is not None:
         found = conn.execute(
             "SELECT * FROM lsl_runs WHERE graph_id = ? AND idempotency_key = ?",
@@ -140,12 +140,14 @@ def insert_run(
     if lease is not None and not run.after_ms:
         claimed = claim(conn, lease[0], lease[1], 1, run.run_id)
         run.claimed = claimed[0] if claimed else None
+    if run.claimed is None:
+        notify(conn)
     return row, True
 
 
-def _prepare_thread(conn: sqlite3.Connection, run: NewRun, now: int) -> None:
+def _prepare_thread(conn: Conn, run: NewRun, now: int) -> None:
     exists = conn.execute(
-        "SELECT 1 FROM lsl_threads WHERE thread_id = ?", (run.thread_id,)
+        f"SELECT 1 FROM lsl_threads WHERE thread_id = ?{sql(conn, 'lock_row')}", (run.thread_id,)
     ).fetchone()
     if exists is None:
         if run.if_not_exists != "create":
@@ -173,36 +175,33 @@ def _prepare_thread(conn: sqlite3.Connection, run: NewRun, now: int) -> None:
     )
 
 
-def claim(
-    conn: sqlite3.Connection, owner: str, ttl_ms: int, limit: int, run_id: str | None = None
-) -> list[sqlite3.Row]:
+def claim(conn: Conn, owner: str, ttl_ms: int, limit: int, run_id: str | None = None) -> list[Any]:
     """Take up to `limit` runs that may start now: the oldest pending run of each
     thread with nothing running (FIFO per thread), and stateless runs; only
     `run_id` if given."""
     now = now_ms()
     return conn.execute(
-        """
+        f"""
         UPDATE lsl_runs SET status = 'running', attempt = attempt + 1, lease_owner = ?,
           lease_expires_at = ?, retry_at = NULL, started_at = coalesce(started_at, ?),
           updated_at = ?
         WHERE run_id IN (
           SELECT r.run_id FROM lsl_runs r
-          WHERE r.status = 'pending' AND r.available_at <= ? AND (? IS NULL OR r.run_id = ?)
+          WHERE r.status = 'pending' AND r.available_at <= ?
+            AND (CAST(? AS TEXT) IS NULL OR r.run_id = ?)
             AND (r.retry_at IS NULL OR r.retry_at <= ?)
             AND (r.thread_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
                 AND (o.status = 'running' OR (o.status = 'pending'
                      AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))
-          ORDER BY r.available_at, r.run_id LIMIT ?)
+          ORDER BY r.available_at, r.run_id LIMIT ?{sql(conn, "skip_locked")})
         RETURNING *
         """,
         (owner, now + ttl_ms, now, now, now, run_id, run_id, now, limit),
     ).fetchall()
 
 
-def heartbeat(
-    conn: sqlite3.Connection, run_id: str, attempt: int, ttl_ms: int
-) -> tuple[bool, str | None]:
+def heartbeat(conn: Conn, run_id: str, attempt: int, ttl_ms: int) -> tuple[bool, str | None]:
     """Renew a lease: (still ours, the durable cancel request if any)."""
     now = now_ms()
     row = conn.execute(
@@ -214,7 +213,7 @@ def heartbeat(
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: str,
     attempt: int,
     status: str,
@@ -222,10 +221,10 @@ def finish(
     output: Any = None,
     error: Any = None,
     thread: dict[str, Any] | None = None,
-) -> sqlite3.Row | None:
+) -> Any:
     """The fenced terminal write; None if another attempt owns the run now."""
     now = now_ms()
-    row: sqlite3.Row | None = conn.execute(
+    row: Any = conn.execute(
         "UPDATE lsl_runs SET status = ?, output = ?, error = ?, ended_at = ?,"
         " lease_owner = NULL, lease_expires_at = NULL, cancel_action = NULL, updated_at = ?"
         " WHERE run_id = ? AND attempt = ? AND status = 'running' RETURNING *",
@@ -239,12 +238,14 @@ def finish(
             attempt,
         ),
     ).fetchone()
-    if row is not None and row["thread_id"] is not None:
-        _settle_thread(conn, row["thread_id"], now, thread or {})
+    if row is not None:
+        if row["thread_id"] is not None:
+            _settle_thread(conn, row["thread_id"], now, thread or {})
+        notify(conn, run_id)
     return row
 
 
-def has_pending(conn: sqlite3.Connection, thread_id: str | None) -> bool:
+def has_pending(conn: Conn, thread_id: str | None) -> bool:
     """Whether `thread_id` has a queued run (claimable now that its run ended)."""
     if thread_id is None:
         return False
@@ -254,14 +255,12 @@ def has_pending(conn: sqlite3.Connection, thread_id: str | None) -> bool:
     return row is not None
 
 
-def settle_thread(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) -> None:
+def settle_thread(conn: Conn, thread_id: str, state: dict[str, Any]) -> None:
     """The thread's status after a run left it, and its latest state."""
     _settle_thread(conn, thread_id, now_ms(), state)
 
 
-def _settle_thread(
-    conn: sqlite3.Connection, thread_id: str, now: int, state: dict[str, Any]
-) -> None:
+def _settle_thread(conn: Conn, thread_id: str, now: int, state: dict[str, Any]) -> None:
     busy = conn.execute(
         "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status IN ('pending', 'running')",
         (thread_id,),
@@ -278,7 +277,7 @@ def _settle_thread(
     )
 
 
-def release(conn: sqlite3.Connection, run_id: str, attempt: int) -> bool:
+def release(conn: Conn, run_id: str, attempt: int) -> bool:
     """Graceful shutdown: hand the run back without counting a failure."""
     now = now_ms()
     cur = conn.execute(
@@ -286,10 +285,11 @@ def release(conn: sqlite3.Connection, run_id: str, attempt: int) -> bool:
         " updated_at = ? WHERE run_id = ? AND attempt = ? AND status = 'running'",
         (now, run_id, attempt),
     )
+    notify(conn)
     return cur.rowcount == 1
 
 
-def cancel(conn: sqlite3.Connection, run_id: str, action: str) -> str | None:
+def cancel(conn: Conn, run_id: str, action: str) -> str | None:
     """Record a cancel request: the run's status afterwards, or None if unknown.
 
     A pending run ends here (interrupted, or deleted for a rollback); a running
@@ -313,16 +313,18 @@ def cancel(conn: sqlite3.Connection, run_id: str, action: str) -> str | None:
             _append_terminal(conn, run_id, 0, "interrupted")
         if row["thread_id"] is not None:
             _settle_thread(conn, row["thread_id"], now, {})
+        notify(conn, run_id)
         return "deleted" if action == "rollback" else "interrupted"
     if row["status"] == "running":
         conn.execute(
             "UPDATE lsl_runs SET cancel_action = ?, updated_at = ? WHERE run_id = ?",
             (action, now, run_id),
         )
+        notify(conn, f"{CANCEL}{action}:{run_id}")  # its worker may be another replica
     return str(row["status"])
 
 
-def reap(conn: sqlite3.Connection, *, stream_retention_ms: int) -> list[sqlite3.Row]:
+def reap(conn: Conn, *, stream_retention_ms: int) -> list[Any]:
     """Requeue runs whose lease expired, or whose owner is a dead process on this
     host (found at once after a crash and restart rather than a lease later).
     A run that failed `max_failures` times ends as an error instead."""
@@ -339,12 +341,12 @@ def reap(conn: sqlite3.Connection, *, stream_retention_ms: int) -> list[sqlite3.
         f"""
         UPDATE lsl_runs SET failures = failures + 1,
           status = CASE WHEN failures + 1 >= max_failures THEN 'error' ELSE 'pending' END,
-          error = CASE WHEN failures + 1 >= max_failures THEN ? END,
+          error = CASE WHEN failures + 1 >= max_failures THEN {sql(conn, "json_param")} END,
           ended_at = CASE WHEN failures + 1 >= max_failures THEN ? END,
-          retry_at = ? + min(60000, 250 * (1 << failures)),
+          retry_at = ? + {sql(conn, "least")}(60000, 250 * (1 << failures)),
           lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
         WHERE status = 'running'
-          AND (lease_expires_at < ? OR run_id IN ({",".join("?" * len(dead))}))
+          AND (lease_expires_at < ? OR run_id IN ({",".join("?" * len(dead)) or "NULL"}))
         RETURNING run_id, thread_id, status, attempt
         """,
         (error, now, now, now, now, *dead),
@@ -354,6 +356,9 @@ def reap(conn: sqlite3.Connection, *, stream_retention_ms: int) -> list[sqlite3.
             _append_terminal(conn, row["run_id"], row["attempt"], "error", error)
             if row["thread_id"] is not None:
                 _settle_thread(conn, row["thread_id"], now, {"status": "error"})
+            notify(conn, row["run_id"])
+    if rows:
+        notify(conn)
     conn.execute(
         "DELETE FROM lsl_run_events WHERE run_id IN (SELECT run_id FROM lsl_runs"
         " WHERE status NOT IN ('pending', 'running') AND ended_at < ?)",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import Any
 
-from langserve_like.runs.db import dumps, loads, now_ms
+from langserve_like.runs import saver_tables
+from langserve_like.runs.db import Conn, dumps, loads, now_ms
 from langserve_like.runs.queue import Conflict
 
 __all__ = ["copy", "count", "create", "delete", "get", "patch", "search"]
@@ -15,12 +15,12 @@ SORTABLE = frozenset({"thread_id", "status", "created_at", "updated_at"})
 
 
 def create(
-    conn: sqlite3.Connection,
+    conn: Conn,
     thread_id: str | None,
     metadata: dict[str, Any],
     if_exists: str,
     graph_id: str | None,
-) -> sqlite3.Row:
+) -> Any:
     thread_id = thread_id or str(uuid.uuid4())
     found = get(conn, thread_id)
     if found is not None:
@@ -38,14 +38,11 @@ def create(
     return row
 
 
-def get(conn: sqlite3.Connection, thread_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM lsl_threads WHERE thread_id = ?", (thread_id,)
-    ).fetchone()
-    return row
+def get(conn: Conn, thread_id: str) -> Any:
+    return conn.execute("SELECT * FROM lsl_threads WHERE thread_id = ?", (thread_id,)).fetchone()
 
 
-def patch(conn: sqlite3.Connection, thread_id: str, metadata: dict[str, Any]) -> sqlite3.Row | None:
+def patch(conn: Conn, thread_id: str, metadata: dict[str, Any]) -> Any:
     row = get(conn, thread_id)
     if row is None:
         return None
@@ -57,7 +54,7 @@ def patch(conn: sqlite3.Connection, thread_id: str, metadata: dict[str, Any]) ->
     return get(conn, thread_id)
 
 
-def set_values(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) -> None:
+def set_values(conn: Conn, thread_id: str, state: dict[str, Any]) -> None:
     """The denormalised latest state, after a direct state update."""
     conn.execute(
         'UPDATE lsl_threads SET "values" = ?, interrupts = ?, updated_at = ?,'
@@ -72,7 +69,7 @@ def set_values(conn: sqlite3.Connection, thread_id: str, state: dict[str, Any]) 
     )
 
 
-def delete(conn: sqlite3.Connection, thread_id: str) -> list[str]:
+def delete(conn: Conn, thread_id: str) -> list[str]:
     """Delete the thread, its runs and checkpoints: the ids of its running runs,
     or raise `KeyError` if there was no such thread."""
     if get(conn, thread_id) is None:
@@ -85,8 +82,7 @@ def delete(conn: sqlite3.Connection, thread_id: str) -> list[str]:
         )
     ]
     conn.execute("DELETE FROM lsl_threads WHERE thread_id = ?", (thread_id,))
-    conn.execute("DELETE FROM writes WHERE thread_id = ?", (thread_id,))
-    conn.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,))
+    saver_tables.delete_thread(conn, thread_id)
     return running
 
 
@@ -96,7 +92,7 @@ def _contains(document: Any, wanted: dict[str, Any]) -> bool:
     return all(k in document and document[k] == v for k, v in wanted.items())
 
 
-def _matching(conn: sqlite3.Connection, body: dict[str, Any]) -> list[sqlite3.Row]:
+def _matching(conn: Conn, body: dict[str, Any]) -> list[Any]:
     where, args = ["1 = 1"], []
     if body.get("status"):
         where.append("status = ?")
@@ -121,17 +117,17 @@ def _matching(conn: sqlite3.Connection, body: dict[str, Any]) -> list[sqlite3.Ro
     ]
 
 
-def search(conn: sqlite3.Connection, body: dict[str, Any]) -> list[sqlite3.Row]:
+def search(conn: Conn, body: dict[str, Any]) -> list[Any]:
     """Threads matching `body` (metadata and values by containment, status, ids)."""
     offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 10)
     return _matching(conn, body)[offset : offset + limit]
 
 
-def count(conn: sqlite3.Connection, body: dict[str, Any]) -> int:
+def count(conn: Conn, body: dict[str, Any]) -> int:
     return len(_matching(conn, body))
 
 
-def copy(conn: sqlite3.Connection, thread_id: str) -> sqlite3.Row | None:
+def copy(conn: Conn, thread_id: str) -> Any:
     """A new thread with the same metadata and the same checkpoints."""
     source = get(conn, thread_id)
     if source is None:
@@ -144,15 +140,5 @@ def copy(conn: sqlite3.Connection, thread_id: str) -> sqlite3.Row | None:
         " interrupts, error, ?, ? FROM lsl_threads WHERE thread_id = ?",
         (new_id, now, now, thread_id),
     )
-    conn.execute(
-        "INSERT INTO checkpoints SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id,"
-        " type, checkpoint, metadata FROM checkpoints WHERE thread_id = ?",
-        (new_id, thread_id),
-    )
-    conn.execute(
-        "INSERT INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx,"
-        " channel, type, value) SELECT ?, checkpoint_ns, checkpoint_id, task_id, task_path, idx,"
-        " channel, type, value FROM writes WHERE thread_id = ?",
-        (new_id, thread_id),
-    )
+    saver_tables.copy_thread(conn, thread_id, new_id)
     return get(conn, new_id)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langserve_like.runs import queue
-from langserve_like.runs.db import connect, loads, transaction
+from langserve_like.runs.db import Conn, Dedicated, loads
 from langserve_like.runs.events import RunWriter
 from langserve_like.runs.execute import Outcome, execute
 from langserve_like.runs.graph import dumps
@@ -128,7 +127,7 @@ class Worker:
             rows = await self.engine.db.write(
                 lambda c: queue.reap(c, stream_retention_ms=retention)
             )
-        except sqlite3.Error:
+        except self.engine.db.errors:
             logger.exception("The reaper could not reach the runs database")
             return
         for row in rows:
@@ -146,7 +145,7 @@ class Worker:
             if free > 0:
                 try:
                     rows = await self.engine.db.write(partial(self._claim, ttl_ms, free))
-                except sqlite3.Error:
+                except self.engine.db.errors:
                     logger.exception("Could not claim runs")
                     rows = []
                 else:
@@ -158,7 +157,7 @@ class Worker:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
 
-    def _claim(self, ttl_ms: int, free: int, conn: sqlite3.Connection) -> list[Any]:
+    def _claim(self, ttl_ms: int, free: int, conn: Conn) -> list[Any]:
         return queue.claim(conn, self.owner, ttl_ms, free)
 
     def _start(self, row: Any) -> None:
@@ -223,7 +222,7 @@ class Worker:
         tail = await writer.take_tail()
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
 
-        def step(conn: sqlite3.Connection) -> tuple[Any, bool]:
+        def step(conn: Conn) -> tuple[Any, bool]:
             row = queue.finish(
                 conn,
                 active.run_id,
@@ -260,23 +259,29 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         options = self.worker.options
-        conn = connect(self.worker.engine.db.path, options.synchronous)
+        conn = self.worker.engine.db.dedicated()
         try:
             while not self._stopped.wait(options.heartbeat):
                 self._beat(conn)
         finally:
             conn.close()
 
-    def _beat(self, conn: sqlite3.Connection) -> None:
+    def _beat(self, conn: Dedicated) -> None:
         options = self.worker.options
         ttl_ms = int(options.lease_ttl * 1000)
         stalled = time.monotonic() - self.worker.loop_tick > options.loop_stall_limit
         for active in list(self.worker.active.values()):
             if not stalled:
                 try:
-                    with transaction(conn):
-                        alive, action = queue.heartbeat(conn, active.run_id, active.attempt, ttl_ms)
-                except sqlite3.Error:
+                    alive, action = conn.run(
+                        partial(
+                            queue.heartbeat,
+                            run_id=active.run_id,
+                            attempt=active.attempt,
+                            ttl_ms=ttl_ms,
+                        )
+                    )
+                except self.worker.engine.db.errors:
                     alive, action = True, None  # unknown: the self-fence below decides
                 else:
                     if not alive:

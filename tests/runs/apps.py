@@ -1,8 +1,8 @@
 """Apps served by a real uvicorn in the runs tests (configured by environment).
 
-LSL_RUNS_DB: the SQLite file. LSL_WORKLOG: a file every node of `steps` appends
-"<run_id> <node> start|end <attempt>" lines to. LSL_STEP_SECONDS: how long each
-`steps` node works.
+LSL_RUNS_DB: the SQLite file or the postgresql:// URL. LSL_WORKLOG: a file every
+node of `steps` appends "<run_id> <node> start|end <attempt>" lines to.
+LSL_STEP_SECONDS: how long each `steps` node works.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A real uvicorn serving `tests.runs.apps`, on a fresh SQLite file per module."""
+"""A real uvicorn serving `tests.runs.apps`, on a fresh database per module: once
+on a SQLite file and once on a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
+from tests.runs.databases import fresh_database
 from tests.servers import run_uvicorn
 
 APP = "tests.runs.apps:app"
@@ -19,9 +21,21 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(runs_dir: Path) -> Iterator[str]:
-    env = {"LSL_RUNS_DB": str(runs_dir / "runs.db")}
+def database(backend: str, runs_dir: Path) -> Iterator[str]:
+    """What the module's server has as `Runs(database=...)`."""
+    with fresh_database(backend, runs_dir) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def server(database: str, runs_dir: Path) -> Iterator[str]:
+    env = {"LSL_RUNS_DB": database}
     with run_uvicorn(APP, env=env, log_path=runs_dir / "server.log") as url:
         yield url
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from langgraph_sdk.errors import NotFoundError
 
 from langserve_like import add_routes
 from tests.runs.apps import Echo, echo_node
+from tests.runs.databases import query
 
 
 def test_store_put_get_search_namespaces_delete(client: SyncLangGraphClient) -> None:
@@ -137,8 +137,10 @@ def test_runs_options_refuse_a_heartbeat_that_would_self_fence() -> None:
 
     with pytest.raises(ValueError, match="heartbeat"):
         Runs(lease_ttl=12, heartbeat=10)
-    with pytest.raises(ValueError, match="SQLite file path"):
-        Runs(database="postgresql://localhost/db").database_path()
+    with pytest.raises(ValueError, match="SQLite file path or a postgresql:// URL"):
+        Runs(database="mysql://localhost/db").database_path()
+    assert Runs(database="postgresql+psycopg://h/db").postgres_url() == "postgresql://h/db"
+    assert Runs(database="./runs.db").postgres_url() is None
 
 
 def test_remote_graph_uses_a_served_graph_as_a_node(client: SyncLangGraphClient) -> None:
@@ -162,15 +164,15 @@ def test_create_batch_makes_stateless_runs(client: SyncLangGraphClient) -> None:
 
 
 def test_a_failed_stateless_graph_run_leaves_no_checkpoints(
-    client: SyncLangGraphClient, runs_dir: Path
+    client: SyncLangGraphClient, database: str
 ) -> None:
     out = client.runs.wait(None, "fail", input={"messages": ["x"]}, raise_error=False)
     assert out["__error__"]["error"] == "ValueError"
-    with sqlite3.connect(runs_dir / "runs.db") as conn:
-        stateless = conn.execute(
-            "SELECT count(*) FROM checkpoints WHERE thread_id IN"
-            " (SELECT run_id FROM lsl_runs WHERE thread_id IS NULL)"
-        ).fetchone()[0]
+    [(stateless,)] = query(
+        database,
+        "SELECT count(*) FROM checkpoints WHERE thread_id IN"
+        " (SELECT run_id FROM lsl_runs WHERE thread_id IS NULL)",
+    )
     assert stateless == 0
 
 
