@@ -2,7 +2,8 @@
 
 LSL_RUNS_DB: the SQLite file or the postgresql:// URL. LSL_WORKLOG: a file every
 node of `steps` appends "<run_id> <node> start|end <attempt>" lines to.
-LSL_STEP_SECONDS: how long each `steps` node works.
+LSL_STEP_SECONDS: how long each `steps` node works. LSL_POLL: the engine's safety-net
+poll interval.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ runs = Runs(
     workers=int(os.environ.get("LSL_WORKERS", "8")),
     reaper_interval=float(os.environ.get("LSL_REAPER", "10")),
     shutdown_grace=float(os.environ.get("LSL_GRACE", "10")),
+    poll_interval=float(os.environ.get("LSL_POLL", "1")),
 )
 app = FastAPI()
 add_routes(app, echo, path="/echo", runs=runs)

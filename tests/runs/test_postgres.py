@@ -1,0 +1,168 @@
+"""Several engines on one PostgreSQL database, as replicas of one app run.
+
+An API-only replica (`workers=0`) and a worker replica share the queue: runs
+created on one execute on the other, and waits, cancels and rollbacks cross
+between them through the database's wake-ups (LISTEN/NOTIFY), not its polling:
+the safety-net poll is set to a minute, longer than any test waits. Replicas that
+start at once migrate the empty database once; `/ok?check_db=1` answers 503 once
+the database has gone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_sync_client
+
+from tests.runs.databases import drop_postgres, fresh_postgres, query
+from tests.servers import ROOT, run_uvicorn
+
+APP = "tests.runs.apps:app"
+SLOW_POLL = "60"  # seconds: a wake-up that only the poll delivered would time the test out
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[str]:
+    """The replicas' database."""
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def replicas(shared: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(API-only replica, worker replica) URLs."""
+    logs = tmp_path_factory.mktemp("replicas")
+    env = {"LSL_RUNS_DB": shared, "LSL_POLL": SLOW_POLL}
+    with (
+        run_uvicorn(APP, env={**env, "LSL_WORKERS": "0"}, log_path=logs / "api.log") as api,
+        run_uvicorn(APP, env=env, log_path=logs / "worker.log") as worker,
+    ):
+        yield api, worker
+
+
+def _until(condition: object, deadline_s: float = 10.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)  # polling a condition with a deadline
+
+
+def test_postgres_a_run_created_on_the_api_replica_runs_on_the_worker(
+    replicas: tuple[str, str], shared: str
+) -> None:
+    api, worker = replicas
+    with get_sync_client(url=api, timeout=15) as client:
+        thread = client.threads.create()["thread_id"]
+        out = client.runs.wait(thread, "echo", input={"messages": ["hi"]})
+        assert out == {"messages": ["hi", "echo: hi"]}
+        [run] = client.runs.list(thread)
+        parts = list(client.runs.join_stream(thread, run["run_id"], last_event_id="0"))
+        assert [p.event for p in parts][0] == "metadata"
+        assert parts[-1].event == "end"
+        stateless = client.runs.wait(None, "upper", input="abc")
+    assert stateless == "ABC"
+    owners = query(shared, "SELECT lease_owner, attempt FROM lsl_runs WHERE status = 'success'")
+    assert owners == [(None, 1), (None, 1)]  # executed once each, the lease released
+    with httpx.Client(base_url=worker) as http:
+        assert http.get("/info").json()["host"]["runs"] == "postgres"
+
+
+def test_postgres_cancel_and_rollback_cross_replicas(
+    replicas: tuple[str, str], shared: str
+) -> None:
+    api, _ = replicas
+    with get_sync_client(url=api, timeout=15) as client:
+        thread = client.threads.create()["thread_id"]
+        run = client.runs.create(thread, "slow", input={"messages": ["x"]})
+        mine = "SELECT count(*) FROM checkpoints WHERE metadata->>'run_id' = ?"
+        _until(lambda: query(shared, mine, (run["run_id"],))[0][0] > 0)
+        _until(lambda: client.runs.get(thread, run["run_id"])["status"] == "running")
+        # The worker replica hears the cancel at once, not at its next heartbeat.
+        client.runs.cancel(thread, run["run_id"], wait=True, action="rollback")
+        assert query(shared, mine, (run["run_id"],)) == [(0,)]
+        gone = "SELECT count(*) FROM lsl_runs WHERE run_id = ?"
+        assert query(shared, gone, (run["run_id"],)) == [(0,)]
+
+        second = client.runs.create(thread, "slow", input={"messages": ["y"]})
+        _until(lambda: client.runs.get(thread, second["run_id"])["status"] == "running")
+        client.runs.cancel(thread, second["run_id"], wait=True)
+        assert client.runs.get(thread, second["run_id"])["status"] == "interrupted"
+
+
+_START_ENGINE = """
+import asyncio, os, sys, time
+from langserve_like.runs.engine import Engine
+from langserve_like.runs.options import Runs
+
+gate = sys.argv[2]
+deadline = time.monotonic() + 60
+while not os.path.exists(gate) and time.monotonic() < deadline:
+    time.sleep(0.01)  # all four start migrating together
+
+async def main():
+    engine = Engine(Runs(database=sys.argv[1], workers=1))
+    await engine.start()
+    await engine.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_postgres_replicas_starting_at_once_migrate_once(database: str, tmp_path: Path) -> None:
+    gate = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_ENGINE, database, str(gate)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    gate.touch()
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert query(database, "SELECT v, count(*) FROM lsl_schema_version GROUP BY v") == [(1, 1)]
+    checkpoint_versions = query(
+        database, "SELECT count(*), count(DISTINCT v) FROM checkpoint_migrations"
+    )
+    assert checkpoint_versions[0][0] == checkpoint_versions[0][1] > 0
+
+
+def test_postgres_ok_answers_503_once_the_database_is_gone(database: str, tmp_path: Path) -> None:
+    with (
+        run_uvicorn(APP, env={"LSL_RUNS_DB": database}, log_path=tmp_path / "s.log") as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        healthy = http.get("/ok", params={"check_db": 1})
+        assert healthy.status_code == 200
+        assert healthy.json()["ok"] is True
+        drop_postgres(database)
+        gone = http.get("/ok", params={"check_db": 1})
+        assert gone.status_code == 503
+        assert gone.json()["ok"] is False
+        assert gone.json()["services"]["database"] == "unhealthy"
+
+
+def test_postgres_tests_fail_in_ci_when_postgres_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.runs import databases
+
+    monkeypatch.setattr(databases, "PG_ROOT", "postgresql://postgres@127.0.0.1:1")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="pg_ctlcluster"):
+        databases.require_postgres()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="pg_ctlcluster"):
+        databases.require_postgres()
