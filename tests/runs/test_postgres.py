@@ -24,7 +24,8 @@ from tests.runs.databases import drop_postgres, fresh_postgres, query
 from tests.servers import ROOT, run_uvicorn
 
 APP = "tests.runs.apps:app"
-SLOW_POLL = "60"  # seconds: a wake-up that only the poll delivered would time the test out
+SLOW_POLL = "60"  # seconds: a wake-up that only the poll delivered would come too late
+WOKEN_WITHIN = 15.0  # seconds: far below the poll, far above a run's time on a loaded box
 
 
 @pytest.fixture
@@ -44,7 +45,8 @@ def shared() -> Iterator[str]:
 def replicas(shared: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """(API-only replica, worker replica) URLs."""
     logs = tmp_path_factory.mktemp("replicas")
-    env = {"LSL_RUNS_DB": shared, "LSL_POLL": SLOW_POLL}
+    # A cancel the heartbeat (19 s) found instead of the wake-up would come too late too.
+    env = {"LSL_RUNS_DB": shared, "LSL_POLL": SLOW_POLL, "LSL_HEARTBEAT": "19"}
     with (
         run_uvicorn(APP, env={**env, "LSL_WORKERS": "0"}, log_path=logs / "api.log") as api,
         run_uvicorn(APP, env=env, log_path=logs / "worker.log") as worker,
@@ -65,13 +67,17 @@ def test_postgres_a_run_created_on_the_api_replica_runs_on_the_worker(
     api, worker = replicas
     with get_sync_client(url=api, timeout=15) as client:
         thread = client.threads.create()["thread_id"]
+        started = time.monotonic()
         out = client.runs.wait(thread, "echo", input={"messages": ["hi"]})
         assert out == {"messages": ["hi", "echo: hi"]}
+        assert time.monotonic() - started < WOKEN_WITHIN
         [run] = client.runs.list(thread)
         parts = list(client.runs.join_stream(thread, run["run_id"], last_event_id="0"))
         assert [p.event for p in parts][0] == "metadata"
         assert parts[-1].event == "end"
+        started = time.monotonic()
         stateless = client.runs.wait(None, "upper", input="abc")
+        assert time.monotonic() - started < WOKEN_WITHIN
     assert stateless == "ABC"
     owners = query(shared, "SELECT lease_owner, attempt FROM lsl_runs WHERE status = 'success'")
     assert owners == [(None, 1), (None, 1)]  # executed once each, the lease released
@@ -90,7 +96,9 @@ def test_postgres_cancel_and_rollback_cross_replicas(
         _until(lambda: query(shared, mine, (run["run_id"],))[0][0] > 0)
         _until(lambda: client.runs.get(thread, run["run_id"])["status"] == "running")
         # The worker replica hears the cancel at once, not at its next heartbeat.
+        started = time.monotonic()
         client.runs.cancel(thread, run["run_id"], wait=True, action="rollback")
+        assert time.monotonic() - started < WOKEN_WITHIN
         assert query(shared, mine, (run["run_id"],)) == [(0,)]
         gone = "SELECT count(*) FROM lsl_runs WHERE run_id = ?"
         assert query(shared, gone, (run["run_id"],)) == [(0,)]
