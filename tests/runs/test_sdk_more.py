@@ -65,6 +65,8 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def webhook() -> Iterator[str]:
+    # A receiver per test (the suite runs once per database).
+    _Receiver.received, _Receiver.arrived = [], threading.Event()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
