@@ -109,9 +109,10 @@ def sql(conn: Conn, name: str) -> str:
 
 
 def notify(conn: Conn, payload: str = "") -> None:
-    """Wake every replica's listener when this transaction commits: a run became
-    claimable (""), or the run `payload` ended. PostgreSQL only: SQLite's writers
-    are in this process or its siblings on one host, which poll."""
+    """Wake every replica's listener when this transaction commits: a run may be
+    claimable now (""), or the run `payload` ended (its waiters). PostgreSQL only:
+    SQLite's writers are this process, which wakes its worker itself, or its
+    siblings on one host, which poll."""
     if conn.dialect == "postgres":
         conn.execute(f"SELECT pg_notify('{WAKE_CHANNEL}', ?)", (payload,))
 

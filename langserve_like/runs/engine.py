@@ -67,7 +67,7 @@ class Engine:
             action, _, run_id = payload[len(queue.CANCEL) :].partition(":")
             self.worker.stop_run(run_id, action)
         elif payload:
-            self.notify_done(payload)
+            self.notify_done(payload, wake=False)  # a claimable run is announced apart
         else:
             self.worker.wake()
 
@@ -166,6 +166,7 @@ class Engine:
                 saver_tables.delete_run(conn, thread_id, run_id)
             if owned:
                 notify(conn, run_id)
+                notify(conn)  # the thread's next run may start now
             return bool(owned)
 
         if not await self.db.write(step):

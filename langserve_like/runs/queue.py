@@ -242,6 +242,8 @@ def finish(
         if row["thread_id"] is not None:
             _settle_thread(conn, row["thread_id"], now, thread or {})
         notify(conn, run_id)
+        if has_pending(conn, row["thread_id"]):
+            notify(conn)  # the thread's next run may start now, on any replica
     return row
 
 
@@ -314,6 +316,7 @@ def cancel(conn: Conn, run_id: str, action: str) -> str | None:
         if row["thread_id"] is not None:
             _settle_thread(conn, row["thread_id"], now, {})
         notify(conn, run_id)
+        notify(conn)  # the thread's next run may start now
         return "deleted" if action == "rollback" else "interrupted"
     if row["status"] == "running":
         conn.execute(
