@@ -174,3 +174,51 @@ def test_postgres_tests_fail_in_ci_when_postgres_is_down(monkeypatch: pytest.Mon
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="pg_ctlcluster"):
         databases.require_postgres()
+
+
+def test_postgres_kill_9_of_one_replica_the_other_finishes_its_runs(
+    database: str, tmp_path: Path
+) -> None:
+    from tests.runs.test_crash import (
+        _assert_completed_steps_not_rerun,
+        _assert_retry_events,
+        _server,
+        _wait_until_mid_node,
+        _worklog,
+    )
+
+    worklog = tmp_path / "worklog"
+    env = {
+        "LSL_RUNS_DB": database,
+        "LSL_WORKLOG": str(worklog),
+        "LSL_STEP_SECONDS": "0.3",
+        "LSL_REAPER": "0.5",
+    }
+    acknowledged: list[tuple[str, str]] = []
+    with (
+        _server(env, tmp_path / "doomed.log") as (doomed, doomed_url),
+        _server(env, tmp_path / "survivor.log") as (_, url),
+        get_sync_client(url=url, timeout=120) as survivor,
+    ):
+        with get_sync_client(url=doomed_url, timeout=30) as client:
+            for _ in range(5):  # created on the doomed replica, which claims them itself
+                tid = client.threads.create()["thread_id"]
+                for _ in range(2):
+                    run = client.runs.create(tid, "steps", input={"steps": []})
+                    acknowledged.append((tid, run["run_id"]))
+        _wait_until_mid_node(worklog, time.monotonic() + 60)
+        doomed.kill()
+        doomed.wait(timeout=30)
+        before_kill = _worklog(worklog)
+        for tid, run_id in acknowledged:
+            survivor.runs.join(tid, run_id)
+        runs = {run_id: survivor.runs.get(tid, run_id) for tid, run_id in acknowledged}
+        assert {r["status"] for r in runs.values()} == {"success"}
+        for tid in {tid for tid, _ in acknowledged}:
+            assert survivor.threads.get_state(tid)["values"] == {"steps": ["a", "b", "c"] * 2}
+        retried = [run_id for run_id, r in runs.items() if r["attempt"] > 1]
+        assert retried, "the kill landed while the doomed replica executed nothing"
+        for tid, run_id in acknowledged:
+            if run_id in retried:
+                _assert_retry_events(survivor, tid, run_id)
+    _assert_completed_steps_not_rerun(before_kill, _worklog(worklog))
