@@ -222,3 +222,13 @@ def test_postgres_kill_9_of_one_replica_the_other_finishes_its_runs(
             if run_id in retried:
                 _assert_retry_events(survivor, tid, run_id)
     _assert_completed_steps_not_rerun(before_kill, _worklog(worklog))
+
+
+def test_postgres_is_chosen_by_database_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langserve_like import Runs
+
+    monkeypatch.setenv("DATABASE_URI", "postgres+psycopg://app@db:5432/runs")
+    assert Runs().postgres_url() == "postgresql://app@db:5432/runs"
+    assert Runs(database="./here.db").postgres_url() is None  # the argument wins
+    monkeypatch.setenv("DATABASE_URI", "mysql://app@db/other")  # the app's own database
+    assert Runs().postgres_url() is None
