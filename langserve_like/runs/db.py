@@ -20,6 +20,7 @@ import orjson
 __all__ = [
     "WAKE_CHANNEL",
     "Conn",
+    "clock_ms",
     "Cursor",
     "Database",
     "Dedicated",
@@ -120,6 +121,16 @@ def notify(conn: Conn, payload: str = "") -> None:
 def now_ms() -> int:
     """The application clock in epoch milliseconds."""
     return int(time.time() * 1000)
+
+
+def clock_ms(conn: Conn) -> int:
+    """The clock that times leases, retries and `after_seconds`, in epoch ms: the
+    database server's on PostgreSQL, one clock for every replica whatever their
+    own clocks say (one round trip); the application's on SQLite (one host)."""
+    if conn.dialect == "postgres":
+        row = conn.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+        return int(row.fetchone()[0])
+    return now_ms()
 
 
 def dumps(value: Any) -> str:

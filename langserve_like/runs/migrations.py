@@ -8,9 +8,10 @@ nothing half-applied.
 
 The types follow the SQLite file's, so one SQL text serves both: ids are text
 (whatever the API accepted), JSON is jsonb (read back as text, see `db_postgres`),
-and timestamps are epoch milliseconds (bigint) from the application clock of the
-replica that writes them. Leases therefore assume replicas whose clocks agree to
-well within a lease (NTP does this; a lease is 30 s by default).
+and timestamps are epoch milliseconds (bigint). The times that decide something
+(leases, retries, `after_seconds`) come from the database server's clock
+(`db.clock_ms`), so replicas whose clocks disagree still agree on whose lease has
+expired; the others (created, updated, ended) are the writing replica's.
 
 LangGraph's checkpointer and store keep their own tables and migrations
 (`setup_checkpointing`); those build indexes `CONCURRENTLY`, which cannot run in

@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
-from langserve_like.runs.db import Conn, dumps, notify, now_ms, sql
+from langserve_like.runs.db import Conn, clock_ms, dumps, notify, now_ms, sql
 
 __all__ = [
     "Conflict",
@@ -115,7 +115,7 @@ def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) ->
         ).fetchone()
         if found is not None:
             return found, False
-    now = now_ms()
+    now = clock_ms(conn)
     if run.thread_id is not None:
         _prepare_thread(conn, run, now)
     conn.execute(
@@ -179,7 +179,7 @@ def claim(conn: Conn, owner: str, ttl_ms: int, limit: int, run_id: str | None = 
     """Take up to `limit` runs that may start now: the oldest pending run of each
     thread with nothing running (FIFO per thread), and stateless runs; only
     `run_id` if given."""
-    now = now_ms()
+    now = clock_ms(conn)
     return conn.execute(
         f"""
         UPDATE lsl_runs SET status = 'running', attempt = attempt + 1, lease_owner = ?,
@@ -203,7 +203,7 @@ def claim(conn: Conn, owner: str, ttl_ms: int, limit: int, run_id: str | None = 
 
 def heartbeat(conn: Conn, run_id: str, attempt: int, ttl_ms: int) -> tuple[bool, str | None]:
     """Renew a lease: (still ours, the durable cancel request if any)."""
-    now = now_ms()
+    now = clock_ms(conn)
     row = conn.execute(
         "UPDATE lsl_runs SET lease_expires_at = ?, updated_at = ? WHERE run_id = ?"
         " AND attempt = ? AND status = 'running' RETURNING cancel_action",
@@ -331,7 +331,7 @@ def reap(conn: Conn, *, stream_retention_ms: int) -> list[Any]:
     """Requeue runs whose lease expired, or whose owner is a dead process on this
     host (found at once after a crash and restart rather than a lease later).
     A run that failed `max_failures` times ends as an error instead."""
-    now = now_ms()
+    now = clock_ms(conn)
     dead = [
         row["run_id"]
         for row in conn.execute(
