@@ -193,14 +193,19 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
                 {"ok": False, "services": {"database": "unhealthy"}}, status_code=503
             )
         channels, subscribers = engine.events.live_count()
+        redis = "skipped" if engine.broker is None else "healthy"
+        if engine.broker is not None and not await engine.broker.ping():
+            redis = "unhealthy"
         services = {
             "database": "healthy",
-            "redis": "skipped",
+            "redis": redis,
             "queue": queue_state,
             "streams": {"channels": channels, "subscribers": subscribers},
             # What a leak would grow: a reconnect storm must leave these where they were.
             "process": {"tasks": len(asyncio.all_tasks()), "open_files": _open_files()},
         }
+        if redis == "unhealthy" and engine.options.require_redis:
+            return JSONResponse({"ok": False, "services": services}, status_code=503)
         return JSONResponse({"ok": True, "services": services})
 
     @router.get("/info")

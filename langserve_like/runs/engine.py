@@ -13,6 +13,7 @@ import weakref
 from typing import Any
 
 from langserve_like.runs import queue
+from langserve_like.runs.broker import Broker
 from langserve_like.runs.db import Database, loads
 from langserve_like.runs.events import EventLog, RunWriter
 from langserve_like.runs.graph import Assistant, Registry, dumps, interrupts_by_task, to_jsonable
@@ -75,6 +76,7 @@ class Engine:
         self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._conns: list[Any] = []
+        self.broker: Broker | None = None
 
     async def start(self) -> None:
         import aiosqlite
@@ -83,7 +85,8 @@ class Engine:
 
         path = self.options.database_path()
         self.db = Database(path, self.options.synchronous)
-        self.events = EventLog(self.db, self.options.poll_interval)
+        self.broker = await self._start_broker()
+        self.events = EventLog(self.db, self.options.poll_interval, self.broker)
         saver_conn = await aiosqlite.connect(path)
         store_conn = await aiosqlite.connect(path, isolation_level=None)
         self._conns = [saver_conn, store_conn]
@@ -106,6 +109,8 @@ class Engine:
             return
         self.started = False
         await self.worker.stop()
+        if self.broker is not None:
+            await self.broker.close()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         for conn in self._conns:
@@ -145,10 +150,25 @@ class Engine:
     async def cancel(self, run_id: str, action: str) -> str | None:
         status = await self.db.write(lambda c: queue.cancel(c, run_id, action))
         if status == "running":
-            self.worker.stop_run(run_id, action)  # else its heartbeat finds the request
+            # Another process's run hears it on Redis; else its heartbeat finds the request.
+            if not self.worker.stop_run(run_id, action) and self.broker is not None:
+                await self.broker.control(run_id, action)
         elif status is not None:
             self.notify_done(run_id)
         return status
+
+    async def _start_broker(self) -> Broker | None:
+        url = self.options.redis_url()
+        if url is None:
+            return None
+
+        def control(run_id: str, action: str) -> None:
+            if self.started:  # a cancel for a run of ours: stop it now
+                self.worker.stop_run(run_id, action)
+
+        broker = Broker(url, self.options.stream_retention, control)
+        await broker.start()
+        return broker
 
     def notify_done(self, run_id: str, row: Any = None, wake: bool = True) -> None:
         """Wake the run's waiters; and the claim loop if the run's end may have

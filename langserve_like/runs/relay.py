@@ -1,0 +1,124 @@
+"""Following a run that executes in another process, through Redis.
+
+The listener registers (and is subscribed) first, then reads the backlog after
+its last id, then reads after its stream position on each notification; ids at
+or below the last delivered are dropped, so nothing published between its
+arrival and its first read is missed or repeated. Redis is only a fast path to
+what `lsl_run_events` holds: a hole in the stream's ids (a publish that failed,
+a trimmed or expired stream) is filled from the database, a quiet second is
+checked against the database, and when Redis breaks the listener carries on
+reading the database from its last id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
+
+from langserve_like.runs.broker import Broker, BrokerError, Entry
+from langserve_like.runs.frames import Event
+
+if TYPE_CHECKING:
+    from langserve_like.runs.events import EventLog
+
+__all__ = ["relay"]
+
+FILL_POLL = 0.05
+FILL_PATIENCE = 10.0
+
+
+class _Relay:
+    def __init__(self, log: EventLog, broker: Broker, run_id: str, after: int) -> None:
+        self.log = log
+        self.broker = broker
+        self.run_id = run_id
+        self.last = after
+        self.done = False
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        try:
+            async for event in self._from_redis():
+                yield event
+        except BrokerError:
+            pass  # the database has every event Redis had
+        if not self.done:
+            async for event in self.log.follow_db(self.run_id, self.last):
+                yield event
+
+    async def _from_redis(self) -> AsyncGenerator[Event, None]:
+        broker, run_id = self.broker, self.run_id
+        async with broker.listen(run_id) as listener:
+            cursor, entries = await broker.backlog(run_id, self.last)
+            if not entries:
+                # An expired stream, or events emitted while Redis was away.
+                for event in await self.log.read_after(run_id, self.last):
+                    if self._take(event):
+                        yield event
+                        if self.done:
+                            return
+            while True:
+                async for event in self._deliver(entries):
+                    yield event
+                    if self.done:
+                        return
+                woke = await _wait(listener.wake, self.log.poll_interval)
+                listener.wake.clear()
+                if not broker.healthy:
+                    return
+                cursor, entries = await broker.read(run_id, cursor)
+                if entries or woke:
+                    continue
+                # Quiet: a publish may have failed; the database would have it.
+                fresh = await self.log.read_after(run_id, self.last)
+                if not fresh and await self.log.gone(run_id):
+                    return
+                entries = [(b"", e) for e in fresh]
+
+    def _take(self, event: Event) -> bool:
+        if event.seq <= self.last:
+            return False
+        self.last = event.seq
+        self.done = event.event == "end"
+        return True
+
+    async def _deliver(self, entries: list[Entry]) -> AsyncGenerator[Event, None]:
+        for entry_id, event in entries:
+            if event.seq > self.last + 1:
+                attempt = int(entry_id.split(b"-")[0]) if entry_id else 0
+                for missing in await self._missing(attempt, event.seq):
+                    if self._take(missing):
+                        yield missing
+            if self._take(event):
+                yield event
+                if self.done:
+                    return
+
+    async def _missing(self, attempt: int, before: int) -> list[Event]:
+        """The events between the last delivered and `before`, from the database;
+        waiting for the writer's next flush while its attempt still runs."""
+        deadline = time.monotonic() + FILL_PATIENCE
+        while True:
+            found = [e for e in await self.log.read_after(self.run_id, self.last) if e.seq < before]
+            if len(found) == before - self.last - 1 or time.monotonic() > deadline:
+                return found
+            if not await self.log.attempt_running(self.run_id, attempt):
+                # Never to be written (the attempt lost its lease): the database
+                # shows every reader the same hole.
+                fresh = await self.log.read_after(self.run_id, self.last)
+                return [e for e in fresh if e.seq < before]
+            await asyncio.sleep(FILL_POLL)  # polls the writer's flush, with a deadline
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+def relay(log: EventLog, broker: Broker, run_id: str, after: int) -> AsyncGenerator[Event, None]:
+    """Events of `run_id` with ids above `after`, in order, up to `end`."""
+    return _Relay(log, broker, run_id, after).events()
