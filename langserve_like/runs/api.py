@@ -193,8 +193,12 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
                 {"ok": False, "services": {"database": "unhealthy"}}, status_code=503
             )
         channels, subscribers = engine.events.live_count()
+        if engine.broker is not None:
+            subscribers += engine.broker.listener_count()
         redis = "skipped" if engine.broker is None else "healthy"
-        if engine.broker is not None and not await engine.broker.ping():
+        # Healthy: answering, and this process's pub/sub connection (streams use it) is up.
+        broker = engine.broker
+        if broker is not None and not (broker.healthy and await broker.ping()):
             redis = "unhealthy"
         services = {
             "database": "healthy",
