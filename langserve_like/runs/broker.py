@@ -228,7 +228,7 @@ class Broker:
                 while True:
                     message = await pubsub.get_message(timeout=READ_TIMEOUT)
                     if message is not None:
-                        self._dispatch(message)
+                        self._dispatch_safely(message)
             except BrokerError as exc:
                 logger.debug("Redis pub/sub connection lost: %s", exc)
             finally:
@@ -237,6 +237,13 @@ class Broker:
                 with contextlib.suppress(*BrokerError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RECONNECT_EVERY)  # reconnection backoff
+
+    def _dispatch_safely(self, message: dict[str, Any]) -> None:
+        # The reader must outlive a bad message: every stream of the process hangs on it.
+        try:
+            self._dispatch(message)
+        except Exception:
+            logger.exception("Could not handle the Redis message %r", message.get("channel"))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]

@@ -129,7 +129,7 @@ class Engine:
                 self.worker.free_slot()
         if created:
             for run_id in new.cancelled:
-                self.worker.stop_run(run_id, new.multitask_strategy)
+                await self._stop_anywhere(run_id, new.multitask_strategy)
             if new.claimed is not None:
                 self.worker.adopt(new.claimed)
             else:
@@ -150,12 +150,16 @@ class Engine:
     async def cancel(self, run_id: str, action: str) -> str | None:
         status = await self.db.write(lambda c: queue.cancel(c, run_id, action))
         if status == "running":
-            # Another process's run hears it on Redis; else its heartbeat finds the request.
-            if not self.worker.stop_run(run_id, action) and self.broker is not None:
-                await self.broker.control(run_id, action)
+            await self._stop_anywhere(run_id, action)
         elif status is not None:
             self.notify_done(run_id)
         return status
+
+    async def _stop_anywhere(self, run_id: str, action: str) -> None:
+        """Stop a running run now, if this process or (through Redis) another runs
+        it; else its heartbeat finds the request in the database."""
+        if not self.worker.stop_run(run_id, action) and self.broker is not None:
+            await self.broker.control(run_id, action)
 
     async def _start_broker(self) -> Broker | None:
         url = self.options.redis_url()

@@ -61,8 +61,7 @@ class Runs:
             raise ValueError("heartbeat must be positive and below 2/3 of lease_ttl")
         if self.max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {self.max_failures}")
-        if self.redis is not None:
-            _check_redis(self.redis)
+        self.redis_url()  # a bad URL, or require_redis without one, fails here
 
     def database_path(self) -> Path:
         """The SQLite file, its directory created if missing."""

@@ -185,3 +185,56 @@ def test_redis_reconnect_storm_leaves_no_subscription(
         Path(f"{gate}.1").touch()
         Path(f"{gate}.2").touch()
         assert list(a.runs.join_stream(tid, rid, last_event_id="0"))[-1].event == "end"
+
+
+def test_redis_interrupt_strategy_on_api_replica_stops_the_run_on_the_executing_one(
+    two: tuple[str, str], tmp_path: Path
+) -> None:
+    a_url, _ = two
+    open_gate = tmp_path / "open"
+    Path(f"{open_gate}.1").touch()
+    Path(f"{open_gate}.2").touch()
+    with sdk(a_url) as a:
+        tid, first = start_gated(a, tmp_path / "never")
+        wait_until(lambda: a.runs.get(tid, first)["status"] == "running")
+        started = time.monotonic()
+        second = a.runs.create(
+            tid, "gated", input={"gate": str(open_gate), "log": []}, multitask_strategy="interrupt"
+        )
+        a.runs.join(tid, second["run_id"])
+        elapsed = time.monotonic() - started
+        assert a.runs.get(tid, first)["status"] == "interrupted"
+        assert a.runs.get(tid, second["run_id"])["status"] == "success"
+    assert elapsed < 3.0, elapsed
+
+
+def test_redis_stream_created_on_api_replica_carries_the_other_replicas_run(
+    two: tuple[str, str], tmp_path: Path
+) -> None:
+    a_url, b_url = two
+    gate = tmp_path / "open"
+    Path(f"{gate}.1").touch()
+    Path(f"{gate}.2").touch()
+    with sdk(a_url) as a, sdk(b_url) as b:
+        tid = a.threads.create()["thread_id"]
+        streamed = list(
+            a.runs.stream(tid, "gated", input={"gate": str(gate), "log": []}, stream_mode=MODES)
+        )
+        assert streamed[-1].event == "end"
+        (run,) = a.runs.list(tid)
+        whole = list(b.runs.join_stream(tid, run["run_id"], last_event_id="0"))
+        assert triples(streamed) == triples(whole)
+        assert a.threads.get_state(tid)["values"]["log"][-1] == "finish"
+
+
+def test_redis_options_are_checked_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langserve_like import Runs
+
+    monkeypatch.delenv("REDIS_URI", raising=False)
+    with pytest.raises(ValueError, match="redis://"):
+        Runs(redis="http://secret@example.com")
+    with pytest.raises(ValueError, match="require_redis"):
+        Runs(require_redis=True)
+    monkeypatch.setenv("REDIS_URI", "redis://127.0.0.1:6379/3")
+    assert Runs().redis_url() == "redis://127.0.0.1:6379/3"
+    assert Runs(redis="unix:///run/redis.sock").redis_url() == "unix:///run/redis.sock"
