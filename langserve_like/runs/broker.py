@@ -42,6 +42,23 @@ READ_COUNT = 1000
 RECONNECT_EVERY = 1.0
 CONFIRM_TIMEOUT = 1.0
 READ_TIMEOUT = 5.0
+EXPIRING = frozenset({"metadata", "end"})  # an attempt's first and a run's last event
+
+# Appends a batch of events (groups of six arguments after the retention and the
+# length cap: key index, entry id, event, data, whether to set the expiry, seq),
+# then notifies each stream's channel once with its last seq. An append below the
+# stream's last id is a stale attempt's, refused by Redis: skipped.
+APPEND = """
+local retention, maxlen, last = ARGV[1], ARGV[2], {}
+for i = 3, #ARGV, 6 do
+  local key = KEYS[tonumber(ARGV[i])]
+  redis.pcall('XADD', key, 'MAXLEN', '~', maxlen, ARGV[i + 1], 'e', ARGV[i + 2], 'd', ARGV[i + 3])
+  if ARGV[i + 4] == '1' then redis.call('EXPIRE', key, retention) end
+  last[key] = ARGV[i + 5]
+end
+for key, seq in pairs(last) do redis.call('PUBLISH', key, seq) end
+return 0
+"""
 
 BrokerError = (RedisError, OSError)
 Entry = tuple[bytes, Event]  # (stream id, event)
@@ -76,6 +93,8 @@ class Broker:
         self._outbox: list[tuple[str, int, Event]] = []
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._append = self.client.register_script(APPEND)
+        self._closing = False
 
     async def start(self) -> None:
         self._spawn(self._reader())
@@ -86,6 +105,7 @@ class Broker:
             await asyncio.wait_for(self._up.wait(), CONFIRM_TIMEOUT)
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -110,7 +130,7 @@ class Broker:
             return False
 
     def _set_health(self, healthy: bool) -> None:
-        if healthy != self.healthy:
+        if healthy != self.healthy and not self._closing:
             log = logger.info if healthy else logger.warning
             log("Redis is %s", "reachable" if healthy else "unreachable: streams read the database")
         self.healthy = healthy
@@ -153,19 +173,15 @@ class Broker:
                 logger.debug("Dropped %d events for Redis: %s", len(batch), exc)
 
     async def _send(self, batch: list[tuple[str, int, Event]]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        last: dict[str, int] = {}
+        # One script call per batch rather than a pipeline of commands: redis-py
+        # spends far more per command than Redis does, on the worker's loop.
+        keys: dict[str, int] = {}
+        args: list[Any] = [self.retention, MAXLEN]
         for run_id, attempt, event in batch:
-            fields: dict[Any, Any] = {"e": event.event, "d": event.data}
-            key = EVENTS.format(run_id)
-            pipe.xadd(key, fields, id=f"{attempt}-{event.seq}", maxlen=MAXLEN, approximate=True)
-            last[run_id] = event.seq
-        for run_id, seq in last.items():
-            key = EVENTS.format(run_id)
-            pipe.expire(key, self.retention)
-            pipe.publish(key, seq)
-        # A stale attempt's XADD fails (its id is below its successor's): ignored.
-        await pipe.execute(raise_on_error=False)
+            index = keys.setdefault(EVENTS.format(run_id), len(keys) + 1)
+            expire = 1 if event.event in EXPIRING else 0
+            args += [index, f"{attempt}-{event.seq}", event.event, event.data, expire, event.seq]
+        await self._append(keys=list(keys), args=args)
 
     # Listening (the stream side) ------------------------------------------
 
