@@ -7,6 +7,7 @@ stops the run on B at once."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +20,11 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.schema import StreamPart
 
-from tests.servers import run_uvicorn
+from tests.servers import free_port, run_uvicorn, wait_for_port
 
 APP = "tests.runs.apps_redis:app"
 REDIS_DB = 11
-REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+SHARED_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 MODES = ["values", "updates", "custom"]
 
 
@@ -60,10 +61,43 @@ def replicas(
         yield a, b
 
 
+@contextlib.contextmanager
+def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of the test's own, without persistence; SIGKILLed on exit."""
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    proc = subprocess.Popen(
+        [*cmd, "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def shared_redis() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
+def redis_url() -> Iterator[str]:
+    """Db 11 of the machine's Redis; a redis-server of our own where none runs."""
+    probe = redis.Redis.from_url(SHARED_URL, socket_connect_timeout=1)
+    try:
+        probe.ping()
+    except redis.ConnectionError:
+        port = free_port()
+        with redis_server(port):
+            yield f"redis://127.0.0.1:{port}/{REDIS_DB}"
+        return
+    finally:
+        probe.close()
+    yield SHARED_URL
+
+
+@pytest.fixture(scope="module")
+def shared_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()  # db 11 is these tests' own
     yield client
     client.flushdb()
     client.close()
@@ -71,9 +105,9 @@ def shared_redis() -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="module")
 def two(
-    tmp_path_factory: pytest.TempPathFactory, shared_redis: redis.Redis
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, shared_redis: redis.Redis
 ) -> Iterator[tuple[str, str]]:
-    with replicas(tmp_path_factory.mktemp("redis"), REDIS_URL) as urls:
+    with replicas(tmp_path_factory.mktemp("redis"), redis_url) as urls:
         yield urls
 
 

@@ -5,9 +5,6 @@ same port new streams go through it again."""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,29 +14,14 @@ from tests.runs.test_redis import (
     custom,
     numsub,
     read_until,
+    redis_server,
     replicas,
     sdk,
     start_gated,
     triples,
     wait_until,
 )
-from tests.servers import free_port, wait_for_port
-
-
-@contextlib.contextmanager
-def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    proc = subprocess.Popen(
-        [*cmd, "--appendonly", "no", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, proc)
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+from tests.servers import free_port
 
 
 def redis_state(url: str) -> tuple[int, str]:
