@@ -286,6 +286,14 @@ class Broker:
         attempt: bytes = newest[0][0].split(b"-")[0]
         return await self.read(run_id, attempt + b"-%d" % after)
 
+    async def last_seq(self, run_id: str) -> int:
+        """The largest id the run's stream holds (0 if none, or Redis is away)."""
+        try:
+            newest: Any = await self.client.xrevrange(EVENTS.format(run_id), count=1)
+        except BrokerError:
+            return 0
+        return int(newest[0][0].split(b"-")[1]) if newest else 0
+
     async def read(self, run_id: str, cursor: bytes) -> tuple[bytes, list[Entry]]:
         """(cursor, entries) after the stream position `cursor`."""
         key = EVENTS.format(run_id)

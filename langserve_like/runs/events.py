@@ -151,6 +151,10 @@ class EventLog:
     async def open_writer(self, run_id: str, attempt: int) -> RunWriter:
         # Only attempts write events, so a first attempt starts from nothing.
         last = 0 if attempt == 1 else await self.db.read(lambda conn: _max_seq(conn, run_id))
+        if attempt > 1 and self.broker is not None:
+            # Clients may hold ids a dead attempt sent through Redis but never wrote:
+            # the retry goes on above them, so none of its own events look old to them.
+            last = max(last, await self.broker.last_seq(run_id))
         writer = RunWriter(self, run_id, attempt, last)
         channel = self._channels.setdefault(run_id, _Channel())
         channel.writer = writer
@@ -250,13 +254,19 @@ class EventLog:
             async for item in items:
                 yield item
 
-    async def attempt_running(self, run_id: str, attempt: int) -> bool:
-        def read(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
+    async def attempt_progress(self, run_id: str, attempt: int) -> tuple[int, bool]:
+        """(largest id written by `attempt`, whether it is still running)."""
+
+        def read(conn: sqlite3.Connection) -> tuple[int, bool]:
+            written = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM lsl_run_events WHERE run_id = ? AND attempt = ?",
+                (run_id, attempt),
+            ).fetchone()[0]
+            running = conn.execute(
                 "SELECT 1 FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'",
                 (run_id, attempt),
             ).fetchone()
-            return row is not None
+            return int(written), running is not None
 
         return await self.db.read(read)
 

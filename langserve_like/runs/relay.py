@@ -96,19 +96,17 @@ class _Relay:
                     return
 
     async def _missing(self, attempt: int, before: int) -> list[Event]:
-        """The events between the last delivered and `before`, from the database;
-        waiting for the writer's next flush while its attempt still runs."""
+        """The events between the last delivered and `before`, from the database,
+        once it holds everything `attempt` emitted below `before` (its writer
+        flushes in order, a few milliseconds behind Redis). Ids it still lacks then
+        were an earlier attempt's, lost with it: no reader of the database has them."""
         deadline = time.monotonic() + FILL_PATIENCE
-        while True:
-            found = [e for e in await self.log.read_after(self.run_id, self.last) if e.seq < before]
-            if len(found) == before - self.last - 1 or time.monotonic() > deadline:
-                return found
-            if not await self.log.attempt_running(self.run_id, attempt):
-                # Never to be written (the attempt lost its lease): the database
-                # shows every reader the same hole.
-                fresh = await self.log.read_after(self.run_id, self.last)
-                return [e for e in fresh if e.seq < before]
+        while time.monotonic() < deadline:
+            written, running = await self.log.attempt_progress(self.run_id, attempt)
+            if written >= before - 1 or not running:
+                break
             await asyncio.sleep(FILL_POLL)  # polls the writer's flush, with a deadline
+        return [e for e in await self.log.read_after(self.run_id, self.last) if e.seq < before]
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:

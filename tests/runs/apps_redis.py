@@ -65,6 +65,7 @@ runs = Runs(
     workers=int(os.environ.get("LSL_WORKERS", "8")),
     lease_ttl=float(os.environ.get("LSL_LEASE_TTL", "30")),
     heartbeat=float(os.environ.get("LSL_HEARTBEAT", "10")),
+    reaper_interval=float(os.environ.get("LSL_REAPER", "10")),
     require_redis=os.environ.get("LSL_REQUIRE_REDIS") == "1",
     shutdown_grace=float(os.environ.get("LSL_GRACE", "10")),
 )

@@ -7,7 +7,9 @@ stops the run on B at once."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.schema import StreamPart
 
-from tests.servers import free_port, run_uvicorn, wait_for_port
+from tests.servers import ROOT, free_port, run_uvicorn, wait_for_port
 
 APP = "tests.runs.apps_redis:app"
 REDIS_DB = 11
@@ -272,3 +274,70 @@ def test_redis_options_are_checked_when_built(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("REDIS_URI", "redis://127.0.0.1:6379/3")
     assert Runs().redis_url() == "redis://127.0.0.1:6379/3"
     assert Runs(redis="unix:///run/redis.sock").redis_url() == "unix:///run/redis.sock"
+
+
+@contextlib.contextmanager
+def executing_replica(
+    env: dict[str, str], log: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """An executing replica whose process the test may SIGKILL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port)]
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=out, stderr=out)
+        try:
+            wait_for_port(port, proc)
+            yield proc, f"http://127.0.0.1:{port}"
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_redis_stream_follows_a_run_across_the_kill_of_its_worker(
+    tmp_path: Path, redis_url: str, shared_redis: redis.Redis
+) -> None:
+    env = {
+        "LSL_RUNS_DB": str(tmp_path / "runs.db"),
+        "REDIS_URI": redis_url,
+        "LSL_LEASE_TTL": "3",
+        "LSL_HEARTBEAT": "1",
+        "LSL_REAPER": "1",
+        "LSL_GRACE": "1",
+    }
+    gate = tmp_path / "gate"
+    with (
+        run_uvicorn(APP, env={**env, "LSL_WORKERS": "0"}, log_path=tmp_path / "a.log") as a_url,
+        sdk(a_url) as a,
+    ):
+        with executing_replica(env, tmp_path / "b1.log") as (first_worker, _):
+            tid, rid = start_gated(a, gate)
+            live = a.runs.join_stream(tid, rid, last_event_id="0")
+            head = []
+            for part in live:
+                head.append(part)
+                if custom("start", 2)(part):
+                    break
+            first_worker.kill()  # SIGKILL, the run waiting at its first gate
+        with executing_replica(env, tmp_path / "b2.log") as (_, b_url), sdk(b_url) as b:
+            wait_until(lambda: a.runs.get(tid, rid)["attempt"] == 2, timeout=20)
+            Path(f"{gate}.1").touch()
+            Path(f"{gate}.2").touch()
+            rest = list(live)  # the same request, through the worker's death and the retry
+            whole = list(b.runs.join_stream(tid, rid, last_event_id="0"))
+            status = a.runs.get(tid, rid)["status"]
+    assert status == "success"
+    # The client may have had events the dead worker sent but never wrote; from the
+    # retry's announcement on, it gets exactly what the database holds, to `end`.
+    seen = triples(head + rest)
+    ids = [seq for seq, _, _ in seen]
+    assert ids == sorted(set(ids))
+    retry = next(i for i, p in enumerate(head + rest) if p.event == "metadata" and i > 0)
+    assert seen[retry][2]["attempt"] == 2
+    written = triples(whole)
+    assert seen[retry:] == [t for t in written if t[0] >= seen[retry][0]]
+    # What the dead attempt did write, the client had, the same.
+    before = [t for t in written if t[0] < seen[retry][0]]
+    assert before == [t for t in seen[:retry] if t in written]
+    assert [p.data["attempt"] for p in whole if p.event == "metadata"] == [1, 2]
+    assert whole[-1].event == "end"
