@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -42,6 +42,7 @@ READ_COUNT = 1000
 RECONNECT_EVERY = 1.0
 CONFIRM_TIMEOUT = 1.0
 READ_TIMEOUT = 5.0
+POOL_SIZE = 32  # the pub/sub connection and up to 31 commands at once
 EXPIRING = frozenset({"metadata", "end"})  # an attempt's first and a run's last event
 
 # Appends a batch of events (groups of six arguments after the retention and the
@@ -78,9 +79,17 @@ class Broker:
     ) -> None:
         # No retries inside the client: a failure must surface at once, so the
         # caller can fall back to the database instead of waiting on Redis.
-        self.client: Redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=READ_TIMEOUT, retry=Retry(NoBackoff(), 0)
+        # A bounded pool that makes callers queue: a crowd of listeners woken by one
+        # notification must not open a connection each.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=READ_TIMEOUT,
+            socket_connect_timeout=2,
+            socket_timeout=READ_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
         )
+        self.client: Redis = Redis.from_pool(pool)
         self.retention = max(1, int(retention))
         self.on_control = on_control
         self.healthy = False
@@ -92,6 +101,8 @@ class Broker:
         self._lock = asyncio.Lock()
         self._outbox: list[tuple[str, int, Event]] = []
         self._outbox_ready = asyncio.Event()
+        self._idle = asyncio.Event()  # nothing queued nor being sent
+        self._idle.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._append = self.client.register_script(APPEND)
         self._closing = False
@@ -106,14 +117,13 @@ class Broker:
 
     async def close(self) -> None:
         self._closing = True
+        if self.healthy:  # the last events (a shutdown's) go out before the connections
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), CONFIRM_TIMEOUT)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks))
-        batch, self._outbox = self._outbox, []
-        if batch and self.healthy:
-            with contextlib.suppress(*BrokerError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._send(batch), CONFIRM_TIMEOUT)
         await self.client.aclose()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -152,6 +162,7 @@ class Broker:
         """Queue `event` for Redis; sent with whatever else is queued, in order."""
         self._outbox.append((run_id, attempt, event))
         self._outbox_ready.set()
+        self._idle.clear()
 
     async def control(self, run_id: str, action: str) -> bool:
         """Tell the process executing `run_id` to stop it; False if none heard it."""
@@ -165,12 +176,14 @@ class Broker:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             batch, self._outbox = self._outbox, []
-            if not self.healthy:
-                continue  # the events are in the database; listeners read them there
-            try:
-                await self._send(batch)
-            except BrokerError as exc:
-                logger.debug("Dropped %d events for Redis: %s", len(batch), exc)
+            if self.healthy:
+                try:
+                    await self._send(batch)
+                except BrokerError as exc:
+                    # The events are in the database; listeners read them there.
+                    logger.debug("Dropped %d events for Redis: %s", len(batch), exc)
+            if not self._outbox:
+                self._idle.set()
 
     async def _send(self, batch: list[tuple[str, int, Event]]) -> None:
         # One script call per batch rather than a pipeline of commands: redis-py

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from langserve_like.runs.broker import Broker, BrokerError, Entry
@@ -39,13 +40,16 @@ class _Relay:
 
     async def events(self) -> AsyncGenerator[Event, None]:
         try:
-            async for event in self._from_redis():
-                yield event
+            # Closed with this generator: it holds the run's subscription.
+            async with aclosing(self._from_redis()) as events:
+                async for event in events:
+                    yield event
         except BrokerError:
             pass  # the database has every event Redis had
         if not self.done:
-            async for event in self.log.follow_db(self.run_id, self.last):
-                yield event
+            async with aclosing(self.log.follow_db(self.run_id, self.last)) as events:
+                async for event in events:
+                    yield event
 
     async def _from_redis(self) -> AsyncGenerator[Event, None]:
         broker, run_id = self.broker, self.run_id
@@ -53,16 +57,12 @@ class _Relay:
             cursor, entries = await broker.backlog(run_id, self.last)
             if not entries:
                 # An expired stream, or events emitted while Redis was away.
-                for event in await self.log.read_after(run_id, self.last):
-                    if self._take(event):
-                        yield event
-                        if self.done:
-                            return
+                entries = [(b"", e) for e in await self.log.read_after(run_id, self.last)]
             while True:
-                async for event in self._deliver(entries):
+                for event in await self._complete(entries):
                     yield event
-                    if self.done:
-                        return
+                if self.done:
+                    return
                 woke = await _wait(listener.wake, self.log.poll_interval)
                 listener.wake.clear()
                 if not broker.healthy:
@@ -83,17 +83,18 @@ class _Relay:
         self.done = event.event == "end"
         return True
 
-    async def _deliver(self, entries: list[Entry]) -> AsyncGenerator[Event, None]:
+    async def _complete(self, entries: list[Entry]) -> list[Event]:
+        """The new events among `entries`, in order, holes filled, up to `end`."""
+        out: list[Event] = []
         for entry_id, event in entries:
             if event.seq > self.last + 1:
                 attempt = int(entry_id.split(b"-")[0]) if entry_id else 0
-                for missing in await self._missing(attempt, event.seq):
-                    if self._take(missing):
-                        yield missing
-            if self._take(event):
-                yield event
-                if self.done:
-                    return
+                out += [e for e in await self._missing(attempt, event.seq) if self._take(e)]
+            if not self.done and self._take(event):
+                out.append(event)
+            if self.done:
+                break
+        return out
 
     async def _missing(self, attempt: int, before: int) -> list[Event]:
         """The events between the last delivered and `before`, from the database,
