@@ -193,13 +193,11 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
                 {"ok": False, "services": {"database": "unhealthy"}}, status_code=503
             )
         channels, subscribers = engine.events.live_count()
-        if engine.broker is not None:
-            subscribers += engine.broker.listener_count()
-        redis = "skipped" if engine.broker is None else "healthy"
-        # Healthy: answering, and this process's pub/sub connection (streams use it) is up.
-        broker = engine.broker
-        if broker is not None and not (broker.healthy and await broker.ping()):
-            redis = "unhealthy"
+        redis, broker = "skipped", engine.broker
+        if broker is not None:
+            subscribers += broker.listener_count()
+            # Healthy: answering, and this process's pub/sub connection (its streams use it) is up.
+            redis = "healthy" if broker.healthy and await broker.ping() else "unhealthy"
         services = {
             "database": "healthy",
             "redis": redis,
