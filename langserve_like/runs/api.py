@@ -197,14 +197,21 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
             unhealthy = {"database": "unhealthy", "error": type(exc).__name__}
             return JSONResponse({"ok": False, "services": unhealthy}, status_code=503)
         channels, subscribers = engine.events.live_count()
+        redis, broker = "skipped", engine.broker
+        if broker is not None:
+            subscribers += broker.listener_count()
+            # Healthy: answering, and this process's pub/sub connection (its streams use it) is up.
+            redis = "healthy" if broker.healthy and await broker.ping() else "unhealthy"
         services = {
             "database": "healthy",
-            "redis": "skipped",
+            "redis": redis,
             "queue": queue_state,
             "streams": {"channels": channels, "subscribers": subscribers},
             # What a leak would grow: a reconnect storm must leave these where they were.
             "process": {"tasks": len(asyncio.all_tasks()), "open_files": _open_files()},
         }
+        if redis == "unhealthy" and engine.options.require_redis:
+            return JSONResponse({"ok": False, "services": services}, status_code=503)
         return JSONResponse({"ok": True, "services": services})
 
     @router.get("/info")

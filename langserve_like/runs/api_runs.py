@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -125,9 +126,12 @@ class _Runs:
         start = after if after is not None else await self._live_tail(row)
 
         async def frames() -> AsyncIterator[bytes]:
-            async for event in self.engine.events.subscribe(run_id, start):
-                if _wanted(event, modes):
-                    yield event.frame()
+            # Closed with the response, not left to the collector: a subscription held on
+            # for a client that left is what a reconnect storm would pile up.
+            async with contextlib.aclosing(self.engine.events.subscribe(run_id, start)) as events:
+                async for event in events:
+                    if _wanted(event, modes):
+                        yield event.frame()
 
         async def left() -> None:
             if cancel_on_disconnect:

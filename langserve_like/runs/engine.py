@@ -12,6 +12,7 @@ import weakref
 from typing import Any
 
 from langserve_like.runs import queue, saver_tables
+from langserve_like.runs.broker import Broker
 from langserve_like.runs.db import Conn, Database, loads, notify
 from langserve_like.runs.events import EventLog, RunWriter
 from langserve_like.runs.graph import Assistant, Registry, dumps, interrupts_by_task, to_jsonable
@@ -43,12 +44,14 @@ class Engine:
         self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self.broker: Broker | None = None
 
     async def start(self) -> None:
         self.storage: Storage = await open_storage(self.options)
         self.db: Database = self.storage.db
         self.saver, self.store = self.storage.saver, self.storage.store
-        self.events = EventLog(self.db, self.options.poll_interval)
+        self.broker = await self._start_broker()
+        self.events = EventLog(self.db, self.options.poll_interval, self.broker)
         for assistant in self.registry.all():
             assistant.bind(self.saver, self.store)
         self.worker = Worker(self)
@@ -79,6 +82,8 @@ class Engine:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
         await self.worker.stop()
+        if self.broker is not None:
+            await self.broker.close()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         await self.storage.close()
@@ -95,7 +100,7 @@ class Engine:
                 self.worker.free_slot()
         if created:
             for run_id in new.cancelled:
-                self.worker.stop_run(run_id, new.multitask_strategy)
+                await self._stop_anywhere(run_id, new.multitask_strategy)
             if new.claimed is not None:
                 self.worker.adopt(new.claimed)
             else:
@@ -116,10 +121,29 @@ class Engine:
     async def cancel(self, run_id: str, action: str) -> str | None:
         status = await self.db.write(lambda c: queue.cancel(c, run_id, action))
         if status == "running":
-            self.worker.stop_run(run_id, action)  # else its heartbeat finds the request
+            await self._stop_anywhere(run_id, action)
         elif status is not None:
             self.notify_done(run_id)
         return status
+
+    async def _stop_anywhere(self, run_id: str, action: str) -> None:
+        """Stop a running run now, if this process or (through Redis) another runs
+        it; else its heartbeat finds the request in the database."""
+        if not self.worker.stop_run(run_id, action) and self.broker is not None:
+            await self.broker.control(run_id, action)
+
+    async def _start_broker(self) -> Broker | None:
+        url = self.options.redis_url()
+        if url is None:
+            return None
+
+        def control(run_id: str, action: str) -> None:
+            if self.started:  # a cancel for a run of ours: stop it now
+                self.worker.stop_run(run_id, action)
+
+        broker = Broker(url, self.options.stream_retention, control)
+        await broker.start()
+        return broker
 
     def notify_done(self, run_id: str, row: Any = None, wake: bool = True) -> None:
         """Wake the run's waiters; and the claim loop if the run's end may have

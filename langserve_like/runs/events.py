@@ -8,18 +8,22 @@ few milliseconds later. A subscriber registers first, then reads the file and
 the not-yet-written tail, and drops ids it already delivered: nothing emitted
 between its arrival and its read can be missed or repeated. Subscribers of a run
 that executes in another process find its events by reading the file when their
-queue stays quiet.
+queue stays quiet, or, with Redis, as soon as their writer publishes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from langserve_like.runs.broker import Broker
 from langserve_like.runs.db import Conn, Database, now_ms
+from langserve_like.runs.frames import SLOW, Event
+from langserve_like.runs.relay import relay
 
 __all__ = ["Event", "EventLog", "RunWriter"]
 
@@ -27,23 +31,6 @@ FLUSH_DELAY = 0.02
 FLUSH_BATCH = 64
 QUEUE_SIZE = 4096
 CROSS_PROCESS_POLL = 0.05
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    event: str
-    data: bytes  # JSON
-
-    def frame(self) -> bytes:
-        return b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (
-            self.event.encode(),
-            self.data,
-            self.seq,
-        )
-
-
-SLOW = Event(-1, "error", b'{"error":"slow_consumer","message":"reconnect with Last-Event-ID"}')
 
 
 @dataclass
@@ -88,9 +75,10 @@ class RunWriter:
 
 
 class EventLog:
-    def __init__(self, db: Database, poll_interval: float) -> None:
+    def __init__(self, db: Database, poll_interval: float, broker: Broker | None = None) -> None:
         self.db = db
         self.poll_interval = poll_interval
+        self.broker = broker
         self._channels: dict[str, _Channel] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Group commit: the tails of every run with unwritten events go to the
@@ -162,6 +150,10 @@ class EventLog:
     async def open_writer(self, run_id: str, attempt: int) -> RunWriter:
         # Only attempts write events, so a first attempt starts from nothing.
         last = 0 if attempt == 1 else await self.db.read(lambda conn: _max_seq(conn, run_id))
+        if attempt > 1 and self.broker is not None:
+            # Clients may hold ids a dead attempt sent through Redis but never wrote:
+            # the retry goes on above them, so none of its own events look old to them.
+            last = max(last, await self.broker.last_seq(run_id))
         writer = RunWriter(self, run_id, attempt, last)
         channel = self._channels.setdefault(run_id, _Channel())
         channel.writer = writer
@@ -179,6 +171,8 @@ class EventLog:
         channel = self._channels.get(run_id)
         if channel is None:
             return
+        if self.broker is not None and channel.writer is not None:
+            self.broker.publish(run_id, channel.writer.attempt, item)
         for queue in list(channel.subscribers):
             try:
                 queue.put_nowait(item)
@@ -188,23 +182,31 @@ class EventLog:
                     queue.get_nowait()
                 queue.put_nowait(SLOW)
 
-    async def subscribe(self, run_id: str, after: int) -> AsyncIterator[Event]:
+    async def subscribe(self, run_id: str, after: int) -> AsyncGenerator[Event, None]:
         """Events of `run_id` with ids above `after`, in order, up to `end`."""
+        if self.broker is not None and self.broker.healthy:
+            local = self._channels.get(run_id)
+            if local is None or local.writer is None:  # it executes elsewhere, or later
+                async with aclosing(relay(self, self.broker, run_id, after)) as events:
+                    async for event in events:
+                        yield event
+                return
         channel = self._channels.setdefault(run_id, _Channel())
         queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
         channel.subscribers.add(queue)
         snapshot = list(channel.writer.tail) if channel.writer else []
         try:
             last = after
-            backlog = {e.seq: e for e in await self._read_after(run_id, after)}
+            backlog = {e.seq: e for e in await self.read_after(run_id, after)}
             backlog.update({e.seq: e for e in snapshot if e.seq > after})
             for seq in sorted(backlog):
                 yield backlog[seq]
                 last = seq
                 if backlog[seq].event == "end":
                     return
-            async for item in self._follow(run_id, queue, last):
-                yield item
+            async with aclosing(self._follow(run_id, queue, last)) as items:
+                async for item in items:
+                    yield item
         finally:
             channel.subscribers.discard(queue)
             if not channel.subscribers and channel.writer is None:
@@ -212,7 +214,7 @@ class EventLog:
 
     async def _follow(
         self, run_id: str, queue: asyncio.Queue[Event], last: int
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), self._quiet_timeout(run_id))
@@ -220,8 +222,8 @@ class EventLog:
             except asyncio.TimeoutError:
                 # Nothing arrived here: the run may be executing in another
                 # process, whose events only reach us through the file.
-                items = await self._read_after(run_id, last)
-                if not items and await self._gone(run_id):
+                items = await self.read_after(run_id, last)
+                if not items and await self.gone(run_id):
                     return
             for item in items:
                 if item is SLOW:
@@ -238,14 +240,43 @@ class EventLog:
         channel = self._channels.get(run_id)
         return self.poll_interval if channel and channel.writer else CROSS_PROCESS_POLL
 
-    async def _gone(self, run_id: str) -> bool:
+    async def follow_db(self, run_id: str, after: int) -> AsyncGenerator[Event, None]:
+        """Events above `after` as the database receives them (Redis is away)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(1)  # never fed: reads the file every poll
+        last = after
+        for event in await self.read_after(run_id, after):
+            yield event
+            last = event.seq
+            if event.event == "end":
+                return
+        async with aclosing(self._follow(run_id, queue, last)) as items:
+            async for item in items:
+                yield item
+
+    async def attempt_progress(self, run_id: str, attempt: int) -> tuple[int, bool]:
+        """(largest id written by `attempt`, whether it is still running)."""
+
+        def read(conn: Conn) -> tuple[int, bool]:
+            written = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM lsl_run_events WHERE run_id = ? AND attempt = ?",
+                (run_id, attempt),
+            ).fetchone()[0]
+            running = conn.execute(
+                "SELECT 1 FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'",
+                (run_id, attempt),
+            ).fetchone()
+            return int(written), running is not None
+
+        return await self.db.read(read)
+
+    async def gone(self, run_id: str) -> bool:
         def status(conn: Conn) -> bool:
             row = conn.execute("SELECT 1 FROM lsl_runs WHERE run_id = ?", (run_id,)).fetchone()
             return row is None
 
         return await self.db.read(status)
 
-    async def _read_after(self, run_id: str, after: int) -> list[Event]:
+    async def read_after(self, run_id: str, after: int) -> list[Event]:
         def read(conn: Conn) -> list[Event]:
             rows = conn.execute(
                 "SELECT seq, event, data FROM lsl_run_events WHERE run_id = ? AND seq > ?"

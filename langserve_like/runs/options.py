@@ -11,6 +11,7 @@ __all__ = ["DEFAULT_DATABASE", "Runs"]
 
 DEFAULT_DATABASE = "./.langserve_like/runs.db"
 Durability = Literal["sync", "async", "exit"]
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class Runs:
     `lease_ttl` seconds is retried, at most `max_failures` times in all. A failed
     run reports its exception's type; its message only with
     `expose_error_messages` (messages can carry secrets).
+
+    `redis` (default: `REDIS_URI`) streams the events of a run executing in one
+    process to clients of any other process at once, and carries cancels to the
+    process executing the run; the database stays the record, so with Redis
+    down runs go on and streams read the database. `require_redis` makes `/ok`
+    answer 503 while Redis is unreachable.
     """
 
     database: str | None = None
@@ -43,6 +50,8 @@ class Runs:
     stream_retention: float = 3600.0
     shutdown_grace: float = 10.0
     expose_error_messages: bool = False
+    redis: str | None = None
+    require_redis: bool = False
 
     def __post_init__(self) -> None:
         if self.prefix and (not self.prefix.startswith("/") or self.prefix.endswith("/")):
@@ -54,6 +63,7 @@ class Runs:
             raise ValueError("heartbeat must be positive and below 2/3 of lease_ttl")
         if self.max_failures < 1:
             raise ValueError(f"max_failures must be >= 1, got {self.max_failures}")
+        self.redis_url()  # a bad URL, or require_redis without one, fails here
 
     def postgres_url(self) -> str | None:
         """The PostgreSQL URL, as psycopg takes it; None for a SQLite file."""
@@ -82,6 +92,15 @@ class Runs:
     def _raw_database(self) -> str:
         return self.database or _from_env() or DEFAULT_DATABASE
 
+    def redis_url(self) -> str | None:
+        """The Redis URL (`redis`, else `REDIS_URI`), or None: no Redis."""
+        url = self.redis or os.environ.get("REDIS_URI") or None
+        if url is None:
+            if self.require_redis:
+                raise ValueError("require_redis=True needs Runs(redis=...) or REDIS_URI")
+            return None
+        return _check_redis(url)
+
     @property
     def self_fence_after(self) -> float:
         """A worker that could not renew for this long gives the run up itself."""
@@ -94,3 +113,11 @@ def _from_env() -> str | None:
     uri = os.environ.get("DATABASE_URI", "")
     scheme = uri.partition("://")[0].split("+")[0] if "://" in uri else "file"
     return uri if uri and scheme in ("file", "sqlite", "postgresql", "postgres") else None
+
+
+def _check_redis(url: str) -> str:
+    if not url.startswith(REDIS_SCHEMES):
+        # Only the scheme is echoed: the rest of the URL may hold a password.
+        scheme = url.split("://")[0] + "://" if "://" in url else "no scheme"
+        raise ValueError(f"redis must be a redis://, rediss:// or unix:// URL, got {scheme}")
+    return url
