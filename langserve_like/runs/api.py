@@ -187,6 +187,7 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
     @router.get("/ok")
     async def ok(check_db: int = Query(default=0)) -> Response:
         try:
+            engine.db.check_file()
             queue_state = await engine.db.read(_queue_state)
         except sqlite3.Error:
             return JSONResponse(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from langserve_like.runs import queue
 from langserve_like.runs.api_models import CancelMany, RunCreate
@@ -148,26 +147,30 @@ class _Runs:
             return max(0, last - 1)
         return last
 
-    async def wait(self, row: Any, keepalive: bool) -> Response:
+    async def wait(self, row: Any, keepalive: bool, cancel_on_disconnect: bool) -> Response:
+        run_id = row["run_id"]
         headers = {"Location": f"{self.url(row)}/join", "Content-Location": self.url(row)}
         if not keepalive:
-            status, body = _result(await self.engine.wait_terminal(row["run_id"]))
+            status, body = _result(await self.engine.wait_terminal(run_id))
             return JSONResponse(body, status_code=status, headers=headers)
-        waiting = asyncio.ensure_future(self.engine.wait_terminal(row["run_id"]))
 
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    done, _ = await asyncio.wait({waiting}, timeout=KEEPALIVE_EVERY)
-                    if done:
-                        break
-                    # JSON allows leading whitespace: it keeps proxies from timing out.
-                    yield b"\n"
-                yield orjson.dumps(_result(waiting.result())[1])
-            finally:
-                waiting.cancel()
+        async def result() -> AsyncIterator[bytes]:
+            yield orjson.dumps(_result(await self.engine.wait_terminal(run_id))[1])
 
-        return StreamingResponse(chunks(), media_type="application/json", headers=headers)
+        async def left() -> None:
+            if cancel_on_disconnect:
+                await self.engine.cancel(run_id, "interrupt")
+
+        # JSON allows leading whitespace: newlines keep proxies from timing out,
+        # and the response notices at once a client that leaves the wait.
+        return EventStream(
+            result(),
+            headers=headers,
+            on_disconnect=left,
+            ping_every=KEEPALIVE_EVERY,
+            ping=b"\n",
+            media_type="application/json",
+        )
 
 
 class _Endpoints(_Runs):
@@ -206,12 +209,14 @@ class _Endpoints(_Runs):
     async def wait_thread_run(
         self, thread_id: str, body: RunCreate, key: IdemKey = None, keepalive: bool = True
     ) -> Response:
-        return await self.wait(await self.create(body, thread_id, key), keepalive)
+        row = await self.create(body, thread_id, key)
+        return await self.wait(row, keepalive, body.on_disconnect == "cancel")
 
     async def wait_run(
         self, body: RunCreate, key: IdemKey = None, keepalive: bool = True
     ) -> Response:
-        return await self.wait(await self.create(body, None, key), keepalive)
+        row = await self.create(body, None, key)
+        return await self.wait(row, keepalive, body.on_disconnect == "cancel")
 
     async def list_runs(
         self,

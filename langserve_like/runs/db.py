@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -134,6 +135,10 @@ def migrate(conn: sqlite3.Connection) -> None:
             )
 
 
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
 class Database:
     """One writer connection and one reader connection, each on its own thread."""
 
@@ -145,6 +150,18 @@ class Database:
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-write")
         self._read_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-read")
         migrate(self._writer)
+        self._identity = _identity(os.stat(path))
+
+    def check_file(self) -> None:
+        """Raise unless the path still names the file this process has open: a file
+        removed or replaced under a running server still takes its writes on the
+        open descriptors, where nobody (no restart, no other process) will find them."""
+        try:
+            found = _identity(os.stat(self.path))
+        except OSError as exc:
+            raise sqlite3.OperationalError(f"{self.path}: {exc.strerror}") from exc
+        if found != self._identity:
+            raise sqlite3.OperationalError(f"{self.path} is no longer the file in use")
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` inside one `BEGIN IMMEDIATE` transaction."""

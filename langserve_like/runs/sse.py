@@ -32,16 +32,19 @@ class EventStream(Response):
         headers: Mapping[str, str] | None = None,
         on_disconnect: Callable[[], Awaitable[Any]] | None = None,
         ping_every: float = 10.0,
+        ping: bytes = PING,
+        media_type: str | None = None,
     ) -> None:
         super().__init__(
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})},
-            media_type=self.media_type,
+            media_type=media_type or self.media_type,
         )
         # Response sized its empty body; a stream has no length.
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.frames = frames
         self.on_disconnect = on_disconnect
         self.ping_every = ping_every
+        self.ping = ping
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -61,7 +64,7 @@ class EventStream(Response):
                     gone = True
                     break
                 if pending not in done:
-                    await send({"type": "http.response.body", "body": PING, "more_body": True})
+                    await send({"type": "http.response.body", "body": self.ping, "more_body": True})
                     continue
                 try:
                     frame = pending.result()
