@@ -78,21 +78,21 @@ class Engine:
 
     async def start(self) -> None:
         import aiosqlite
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
         from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+        from langserve_like.runs.saver import ThreadSqliteSaver
 
         path = self.options.database_path()
         self.db = Database(path, self.options.synchronous)
         self.events = EventLog(self.db, self.options.poll_interval)
-        saver_conn = await aiosqlite.connect(path)
         store_conn = await aiosqlite.connect(path, isolation_level=None)
-        self._conns = [saver_conn, store_conn]
+        self._conns = [store_conn]
         for conn in self._conns:
             await conn.execute("PRAGMA busy_timeout=5000")
             # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
             await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-        self.saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
-        await self.saver.setup()
+        self.saver = _settled_saver(ThreadSqliteSaver)(path, self.options.synchronous)
+        await self.saver.asetup()
         self.store = AsyncSqliteStore(store_conn)
         await self.store.setup()
         for assistant in self.registry.all():
@@ -110,6 +110,7 @@ class Engine:
             await asyncio.wait(self._background, timeout=5)
         for conn in self._conns:
             await conn.close()
+        await self.saver.aclose()
         self.db.close()
 
     # Runs ---------------------------------------------------------------
