@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 import weakref
+from functools import partial
 from typing import Any
 
 from langserve_like.runs import queue
@@ -24,6 +25,9 @@ __all__ = ["Engine"]
 logger = logging.getLogger("langserve_like.runs")
 
 WEBHOOK_ATTEMPTS = 3
+# How often the rows of runs that other processes execute are read while a
+# request here waits for them (their end wakes nobody in this process).
+FOREIGN_POLL = 0.05
 
 
 class _Waiter:
@@ -67,6 +71,15 @@ def _settled_saver(base: type[Any]) -> type[Any]:
     return SettledSaver
 
 
+def _ended(run_ids: list[str], conn: sqlite3.Connection) -> list[Any]:
+    marks = ",".join("?" * len(run_ids))
+    return conn.execute(
+        f"SELECT * FROM lsl_runs WHERE run_id IN ({marks})"
+        " AND status NOT IN ('pending', 'running')",
+        run_ids,
+    ).fetchall()
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
@@ -75,6 +88,7 @@ class Engine:
         self._waiters: weakref.WeakValueDictionary[str, _Waiter] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
         self._conns: list[Any] = []
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         import aiosqlite
@@ -106,6 +120,8 @@ class Engine:
             return
         self.started = False
         await self.worker.stop()
+        if self._poller is not None:
+            self._poller.cancel()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         for conn in self._conns:
@@ -165,7 +181,8 @@ class Engine:
         """The run's row once it is no longer pending or running (None if deleted).
 
         Woken by this process's worker when the run ends; a run executed by
-        another process is noticed by re-reading its row every poll interval.
+        another process is noticed by the foreign-run poller (`_poll_foreign`),
+        every `FOREIGN_POLL` while someone waits, plus this loop's slow re-read.
         """
         while True:
             waiter = self._waiters.get(run_id)
@@ -175,12 +192,29 @@ class Engine:
             row = await self.get_run(run_id)
             if row is None or row["status"] not in queue.IN_FLIGHT:
                 return row
+            if self._poller is None or self._poller.done():
+                self._poller = asyncio.create_task(self._poll_foreign())
             try:
                 await asyncio.wait_for(waiter.event.wait(), self.options.poll_interval)
             except asyncio.TimeoutError:
                 pass
             if waiter.row is not None:
                 return waiter.row
+
+    async def _poll_foreign(self) -> None:
+        """While requests wait for runs this process does not execute, read their
+        rows every `FOREIGN_POLL` (one query for all of them) and wake the ended."""
+        while self._waiters:
+            await asyncio.sleep(FOREIGN_POLL)
+            ids = [r for r in list(self._waiters) if r not in self.worker.active]
+            if not ids:
+                continue
+            try:
+                rows = await self.db.read(partial(_ended, ids))
+            except sqlite3.Error:
+                continue  # the waits' own re-reads report a broken file
+            for row in rows:
+                self.notify_done(row["run_id"], row, wake=False)
 
     async def rollback(
         self, run_id: str, attempt: int, thread_id: str | None, writer: RunWriter
