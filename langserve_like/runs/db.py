@@ -172,6 +172,16 @@ class Database:
 
         return await asyncio.get_running_loop().run_in_executor(self._write_pool, step)
 
+    @property
+    def writer(self) -> sqlite3.Connection:
+        """The writer connection, for calls that run on its thread (`on_writer`)."""
+        return self._writer
+
+    async def on_writer(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the writer's thread, outside any transaction: the
+        checkpointer's calls share the writer, so they never wait on its lock."""
+        return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn)
+
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the reader connection (a consistent WAL snapshot per statement)."""
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, fn, self._reader)

@@ -105,7 +105,7 @@ class Engine:
             await conn.execute("PRAGMA busy_timeout=5000")
             # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
             await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
-        self.saver = _settled_saver(ThreadSqliteSaver)(path, self.options.synchronous)
+        self.saver = _settled_saver(ThreadSqliteSaver)(self.db)
         await self.saver.asetup()
         self.store = AsyncSqliteStore(store_conn)
         await self.store.setup()
@@ -126,7 +126,6 @@ class Engine:
             await asyncio.wait(self._background, timeout=5)
         for conn in self._conns:
             await conn.close()
-        await self.saver.aclose()
         self.db.close()
 
     # Runs ---------------------------------------------------------------

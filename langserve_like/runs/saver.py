@@ -2,21 +2,19 @@
 
 LangGraph's async SQLite checkpointer goes through aiosqlite, which hops to its
 connection's thread for every statement, cursor and fetch (a dozen hops per
-super-step), all under one lock that every run's reads and writes queue behind.
-On a busy or shared machine each hop waits for the scheduler and for the GIL,
-so runs spent most of their time waiting while the CPU sat idle. This saver
-keeps LangGraph's own SQL and schema (`SqliteSaver`, same tables, same rows) and
-runs each whole call on one dedicated thread instead.
+super-step), all under one lock that every run's reads and writes queue behind,
+on a second connection whose commits wait on the runs' writer for the file's
+write lock (and it on them). On a busy or shared machine each hop waits for the
+scheduler and the GIL, each lock conflict sleeps in SQLite's busy handler, so
+runs spent most of their time waiting while the CPU sat idle. This saver keeps
+LangGraph's own SQL and schema (`SqliteSaver`: same tables, same rows) and runs
+each whole call on the runs' writer thread and connection instead.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -28,35 +26,37 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-__all__ = ["ThreadSqliteSaver"]
+from langserve_like.runs.db import Database
 
-T = TypeVar("T")
+__all__ = ["ThreadSqliteSaver"]
 
 
 class ThreadSqliteSaver(SqliteSaver):
-    """`SqliteSaver` with its async methods, each call one step on its own thread."""
+    """`SqliteSaver` with its async methods, each call one step on the writer thread.
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
-        # Python's default (deferred) transactions: SqliteSaver commits each call.
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
-        conn.execute("PRAGMA busy_timeout=5000")
-        # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        super().__init__(conn)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-checkpoints")
+    The writer connection is in autocommit mode: SqliteSaver's own commit ends
+    the transaction that calls of several statements open here.
+    """
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.writer)
+        self.db = db
+
+    def _in_one_transaction(self, fn: Callable[..., None], *args: Any) -> None:
+        """`fn`'s statements in one transaction, which SqliteSaver's commit ends
+        (in autocommit mode each statement would be a commit of its own)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            fn(*args)
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     async def asetup(self) -> None:
-        await self._call(self.setup)
-
-    async def aclose(self) -> None:
-        await self._call(self.conn.close)
-        self._pool.shutdown(wait=True)
+        await self.db.on_writer(self.setup)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._call(self.get_tuple, config)
+        return await self.db.on_writer(lambda: self.get_tuple(config))
 
     async def alist(
         self,
@@ -69,7 +69,7 @@ class ThreadSqliteSaver(SqliteSaver):
         def read() -> list[CheckpointTuple]:
             return list(self.list(config, filter=filter, before=before, limit=limit))
 
-        for item in await self._call(read):
+        for item in await self.db.on_writer(read):
             yield item
 
     async def aput(
@@ -79,7 +79,7 @@ class ThreadSqliteSaver(SqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._call(self.put, config, checkpoint, metadata, new_versions)
+        return await self.db.on_writer(lambda: self.put(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self,
@@ -88,15 +88,16 @@ class ThreadSqliteSaver(SqliteSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await self._call(self.put_writes, config, writes, task_id, task_path)
+        await self.db.on_writer(
+            lambda: self._in_one_transaction(self.put_writes, config, writes, task_id, task_path)
+        )
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._call(self.delete_thread, thread_id)
+        await self.db.on_writer(lambda: self._in_one_transaction(self.delete_thread, thread_id))
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        def read() -> Mapping[str, DeltaChannelHistory]:
-            return self.get_delta_channel_history(config=config, channels=channels)
-
-        return await self._call(read)
+        return await self.db.on_writer(
+            lambda: self.get_delta_channel_history(config=config, channels=channels)
+        )
