@@ -188,9 +188,12 @@ class Engine:
             if waiter is None:
                 waiter = _Waiter()
                 self._waiters[run_id] = waiter
-            row = await self.get_run(run_id)
-            if row is None or row["status"] not in queue.IN_FLIGHT:
-                return row
+            # A run this process executes wakes the waiter just registered when
+            # it ends (its end and its leaving `active` happen in one step).
+            if run_id not in self.worker.active:
+                row = await self.get_run(run_id)
+                if row is None or row["status"] not in queue.IN_FLIGHT:
+                    return row
             if self._poller is None or self._poller.done():
                 self._poller = asyncio.create_task(self._poll_foreign())
             try:
