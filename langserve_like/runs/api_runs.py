@@ -16,7 +16,7 @@ from langserve_like.runs.db import loads
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.events import Event
 from langserve_like.runs.shapes import run_to_api
-from langserve_like.runs.sse import EventStream
+from langserve_like.runs.sse import EventStream, WaitResponse
 
 __all__ = ["runs_router"]
 
@@ -154,22 +154,15 @@ class _Runs:
             status, body = _result(await self.engine.wait_terminal(run_id))
             return JSONResponse(body, status_code=status, headers=headers)
 
-        async def result() -> AsyncIterator[bytes]:
-            yield orjson.dumps(_result(await self.engine.wait_terminal(run_id))[1])
+        async def result() -> bytes:
+            return orjson.dumps(_result(await self.engine.wait_terminal(run_id))[1])
 
         async def left() -> None:
             if cancel_on_disconnect:
                 await self.engine.cancel(run_id, "interrupt")
 
-        # JSON allows leading whitespace: newlines keep proxies from timing out,
-        # and the response notices at once a client that leaves the wait.
-        return EventStream(
-            result(),
-            headers=headers,
-            on_disconnect=left,
-            ping_every=KEEPALIVE_EVERY,
-            ping=b"\n",
-            media_type="application/json",
+        return WaitResponse(
+            result(), headers=headers, on_disconnect=left, keepalive_every=KEEPALIVE_EVERY
         )
 
 

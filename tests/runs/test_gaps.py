@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
@@ -17,11 +18,16 @@ from tests.runs.conftest import APP
 from tests.servers import run_uvicorn
 
 STEP_SECONDS = 0.4  # each of the three `steps` nodes: a run lasts about 1.2 s
+SLOW_SECONDS = 6.0  # a `slow` run: longer than the wait's keep-alive period
 
 
 @pytest.fixture(scope="module")
 def server(runs_dir: Path) -> Iterator[str]:
-    env = {"LSL_RUNS_DB": str(runs_dir / "runs.db"), "LSL_STEP_SECONDS": str(STEP_SECONDS)}
+    env = {
+        "LSL_RUNS_DB": str(runs_dir / "runs.db"),
+        "LSL_STEP_SECONDS": str(STEP_SECONDS),
+        "LSL_SLOW_SECONDS": str(SLOW_SECONDS),
+    }
     with run_uvicorn(APP, env=env, log_path=runs_dir / "server.log") as url:
         yield url
 
@@ -79,6 +85,20 @@ def test_wait_on_disconnect_continue_lets_the_run_finish(
     tid, rid = asyncio.run(_leave_wait(server, "continue"))
     assert client.runs.join(tid, rid) == {"steps": ["a", "b", "c"]}
     assert client.runs.get(tid, rid)["status"] == "success"
+
+
+def test_wait_longer_than_the_keepalive_period_still_returns_the_values(
+    client: SyncLangGraphClient, server: str
+) -> None:
+    tid = client.threads.create()["thread_id"]
+    # Headers and keep-alive newlines go out before the values: still one JSON body.
+    assert client.runs.wait(tid, "slow", input={"messages": ["x"]}) == {"messages": ["x", "done"]}
+    with httpx.Client(base_url=server) as http:
+        body = {"assistant_id": "echo", "input": {"messages": ["y"]}}
+        quick = http.post(f"/threads/{tid}/runs/wait", json=body)
+    # A run done within the period: the whole document, with its length.
+    assert quick.headers["content-length"] == str(len(quick.content))
+    assert quick.json()["messages"][-1] == "echo: y"
 
 
 def test_ok_is_503_once_the_database_file_is_removed(tmp_path: Path) -> None:
