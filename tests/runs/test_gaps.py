@@ -87,6 +87,33 @@ def test_wait_on_disconnect_continue_lets_the_run_finish(
     assert client.runs.get(tid, rid)["status"] == "success"
 
 
+def _leave_stream(client: SyncLangGraphClient, on_disconnect: str) -> tuple[str, str]:
+    """Stream a `steps` run, leave after its first event; its ids."""
+    tid = client.threads.create()["thread_id"]
+    parts = client.runs.stream(
+        tid,
+        "steps",
+        input={"steps": []},
+        on_disconnect=on_disconnect,  # type: ignore[arg-type]
+    )
+    first = next(parts)
+    assert first.event == "metadata"
+    parts.close()  # the client goes away: its connection closes
+    return tid, first.data["run_id"]
+
+
+def test_stream_on_disconnect_cancel_through_the_sdk(client: SyncLangGraphClient) -> None:
+    tid, rid = _leave_stream(client, "cancel")
+    client.runs.join(tid, rid)
+    assert client.runs.get(tid, rid)["status"] == "interrupted"
+
+
+def test_stream_on_disconnect_continue_through_the_sdk(client: SyncLangGraphClient) -> None:
+    tid, rid = _leave_stream(client, "continue")
+    assert client.runs.join(tid, rid) == {"steps": ["a", "b", "c"]}
+    assert client.runs.get(tid, rid)["status"] == "success"
+
+
 def test_wait_longer_than_the_keepalive_period_still_returns_the_values(
     client: SyncLangGraphClient, server: str
 ) -> None:
