@@ -183,17 +183,20 @@ class Engine:
         another process is noticed by the foreign-run poller (`_poll_foreign`),
         every `FOREIGN_POLL` while someone waits, plus this loop's slow re-read.
         """
+        first = True
         while True:
             waiter = self._waiters.get(run_id)
             if waiter is None:
                 waiter = _Waiter()
                 self._waiters[run_id] = waiter
             # A run this process executes wakes the waiter just registered when
-            # it ends (its end and its leaving `active` happen in one step).
-            if run_id not in self.worker.active:
+            # it ends (its end and its leaving `active` happen in one step); a
+            # wake-up without its row (a rollback, a cancel) is read after.
+            if not (first and run_id in self.worker.active):
                 row = await self.get_run(run_id)
                 if row is None or row["status"] not in queue.IN_FLIGHT:
                     return row
+            first = False
             if self._poller is None or self._poller.done():
                 self._poller = asyncio.create_task(self._poll_foreign())
             try:
