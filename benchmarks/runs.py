@@ -9,7 +9,13 @@ async `langgraph_sdk` client, and prints:
 - create-and-wait on an existing thread (`runs.wait`), p50 and p90;
 - time to the first streamed event (`runs.stream`, the `metadata` event), p50;
 - runs/s with 8 concurrent clients, each waiting on runs of its own thread;
-- the in-process floor: the same graph with LangGraph's SQLite checkpointer, no HTTP.
+- the in-process floor: the same graph with LangGraph's SQLite checkpointer
+  (`AsyncSqliteSaver`), no HTTP; and beside it the same with the engine's own
+  checkpointer (LangGraph's `SqliteSaver` on the runs' writer thread).
+
+`--workers 2` serves with `uvicorn --workers 2` on the one SQLite file (then
+neither process is pinned). Server and client CPU seconds per run are printed
+too: on a shared machine they move less than the wall-clock figures.
 
 Run by hand, never in CI; figures go to benchmarks/RESULTS.md.
 """
@@ -18,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -81,44 +89,99 @@ async def throughput(url: str, clients: int, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+async def _floor(saver: Any, n: int) -> list[float]:
+    from benchmarks.apps.runs_app import graph
+
+    bound = graph.copy(update={"checkpointer": saver})
+    config: Any = {"configurable": {"thread_id": "t"}}
+    await bound.ainvoke({"n": 0}, config, durability="sync")
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await bound.ainvoke({"n": 0}, config, durability="sync")
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 async def in_process_floor(n: int) -> list[float]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from benchmarks.apps.runs_app import graph
-
     with tempfile.TemporaryDirectory() as tmp:
         async with AsyncSqliteSaver.from_conn_string(f"{tmp}/floor.db") as saver:
-            bound = graph.copy(update={"checkpointer": saver})
-            config = {"configurable": {"thread_id": "t"}}
-            await bound.ainvoke({"n": 0}, config, durability="sync")
-            samples = []
-            for _ in range(n):
-                start = time.perf_counter()
-                await bound.ainvoke({"n": 0}, config, durability="sync")
-                samples.append(time.perf_counter() - start)
-            return samples
+            return await _floor(saver, n)
+
+
+async def engine_saver_floor(n: int) -> list[float]:
+    from langserve_like.runs.db_sqlite import SqliteDatabase
+    from langserve_like.runs.saver import ThreadSqliteSaver
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = SqliteDatabase(Path(tmp) / "floor.db")
+        try:
+            saver = ThreadSqliteSaver(db)
+            await saver.asetup()
+            return await _floor(saver, n)
+        finally:
+            db.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn's workers)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 async def main(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"BENCH_RUNS_DB": f"{tmp}/runs.db"}
-        with run_uvicorn(
-            "benchmarks.apps.runs_app:app", env=env, extra_args=["--loop", "asyncio"]
-        ) as url:
-            if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
+        extra = ["--loop", "asyncio"]
+        if args.workers > 1:
+            extra += ["--workers", str(args.workers)]
+        with run_uvicorn("benchmarks.apps.runs_app:app", env=env, extra_args=extra) as url:
+            if args.workers == 1 and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
                 os.sched_setaffinity(0, {1})
             wait = await create_and_wait(url, args.n)
             first = await first_event(url, args.n // 2)
+            (server,) = _children(os.getpid())  # the uvicorn run_uvicorn started
+            cpu_before, mine_before = _cpu_seconds(server), time.process_time()
             rate = await throughput(url, 8, args.seconds)
+            runs = rate * args.seconds
+            server_cpu = (_cpu_seconds(server) - cpu_before) / runs * 1000
+            client_cpu = (time.process_time() - mine_before) / runs * 1000
     floor = await in_process_floor(args.n)
+    try:
+        engine_floor: list[float] | None = await engine_saver_floor(args.n)
+    except ImportError:  # a checkout from before the engine had its own checkpointer
+        engine_floor = None
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"create-and-wait p50 {_ms(wait, 50)} ms, p90 {_ms(wait, 90)} ms (n={len(wait)})")
     print(f"first streamed event p50 {_ms(first, 50)} ms (n={len(first)})")
-    print(f"throughput, 8 clients: {rate:.1f} runs/s over {args.seconds:.0f} s")
-    print(f"in-process floor (ainvoke + SQLite checkpointer) p50 {_ms(floor, 50)} ms")
+    print(
+        f"throughput, 8 clients, {args.workers} server process(es): {rate:.1f} runs/s over "
+        f"{args.seconds:.0f} s; CPU per run: server {server_cpu:.1f} ms, client {client_cpu:.1f} ms"
+    )
+    print(f"in-process floor (ainvoke + AsyncSqliteSaver) p50 {_ms(floor, 50)} ms")
+    if engine_floor is not None:
+        ms = _ms(engine_floor, 50)
+        print(f"in-process floor (ainvoke + the engine's checkpointer) p50 {ms} ms")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="samples per latency figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="throughput duration")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     asyncio.run(main(parser.parse_args()))

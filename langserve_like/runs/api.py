@@ -189,6 +189,7 @@ def _health_router(engine: Engine, prefix: str) -> APIRouter:
     @router.get("/ok")
     async def ok(check_db: int = Query(default=0)) -> Response:
         try:
+            engine.db.check_file()
             if check_db:
                 # A fresh connection: the pool's may outlive the database they reach.
                 await asyncio.wait_for(engine.db.ping(), PING_TIMEOUT)

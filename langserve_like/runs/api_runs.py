@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, HTTPException, Query, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from langserve_like.runs import queue
 from langserve_like.runs.api_models import CancelMany, RunCreate
@@ -17,7 +16,7 @@ from langserve_like.runs.db import Conn, loads
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.events import Event
 from langserve_like.runs.shapes import run_to_api
-from langserve_like.runs.sse import EventStream
+from langserve_like.runs.sse import EventStream, WaitResponse
 
 __all__ = ["runs_router"]
 
@@ -151,26 +150,23 @@ class _Runs:
             return max(0, last - 1)
         return last
 
-    async def wait(self, row: Any, keepalive: bool) -> Response:
+    async def wait(self, row: Any, keepalive: bool, cancel_on_disconnect: bool) -> Response:
+        run_id = row["run_id"]
         headers = {"Location": f"{self.url(row)}/join", "Content-Location": self.url(row)}
         if not keepalive:
-            status, body = _result(await self.engine.wait_terminal(row["run_id"]))
+            status, body = _result(await self.engine.wait_terminal(run_id))
             return JSONResponse(body, status_code=status, headers=headers)
-        waiting = asyncio.ensure_future(self.engine.wait_terminal(row["run_id"]))
 
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                while True:
-                    done, _ = await asyncio.wait({waiting}, timeout=KEEPALIVE_EVERY)
-                    if done:
-                        break
-                    # JSON allows leading whitespace: it keeps proxies from timing out.
-                    yield b"\n"
-                yield orjson.dumps(_result(waiting.result())[1])
-            finally:
-                waiting.cancel()
+        async def result() -> bytes:
+            return orjson.dumps(_result(await self.engine.wait_terminal(run_id))[1])
 
-        return StreamingResponse(chunks(), media_type="application/json", headers=headers)
+        async def left() -> None:
+            if cancel_on_disconnect:
+                await self.engine.cancel(run_id, "interrupt")
+
+        return WaitResponse(
+            result(), headers=headers, on_disconnect=left, keepalive_every=KEEPALIVE_EVERY
+        )
 
 
 class _Endpoints(_Runs):
@@ -209,12 +205,14 @@ class _Endpoints(_Runs):
     async def wait_thread_run(
         self, thread_id: str, body: RunCreate, key: IdemKey = None, keepalive: bool = True
     ) -> Response:
-        return await self.wait(await self.create(body, thread_id, key), keepalive)
+        row = await self.create(body, thread_id, key)
+        return await self.wait(row, keepalive, body.on_disconnect == "cancel")
 
     async def wait_run(
         self, body: RunCreate, key: IdemKey = None, keepalive: bool = True
     ) -> Response:
-        return await self.wait(await self.create(body, None, key), keepalive)
+        row = await self.create(body, None, key)
+        return await self.wait(row, keepalive, body.on_disconnect == "cancel")
 
     async def list_runs(
         self,

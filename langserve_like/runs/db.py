@@ -77,6 +77,9 @@ class Database(Protocol):
     async def ping(self) -> None:
         """Raise one of `errors` unless the database answers now."""
 
+    def check_file(self) -> None:
+        """Raise one of `errors` if the storage is no longer where it was opened."""
+
     def dedicated(self) -> Dedicated: ...
 
     def close(self) -> None: ...

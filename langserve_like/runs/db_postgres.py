@@ -186,6 +186,9 @@ class PostgresDatabase:
 
         await asyncio.to_thread(ping)
 
+    def check_file(self) -> None:
+        """Nothing to check here: the server holds the data (see `ping`)."""
+
     def dedicated(self) -> _Dedicated:
         return _Dedicated(self.uri)
 

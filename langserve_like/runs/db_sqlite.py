@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -143,6 +144,10 @@ class _Dedicated:
         self.conn.close()
 
 
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
 class SqliteDatabase:
     """One writer connection and one reader connection, each on its own thread."""
 
@@ -157,6 +162,18 @@ class SqliteDatabase:
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-write")
         self._read_pool = ThreadPoolExecutor(1, thread_name_prefix="lsl-db-read")
         migrate(self._writer)
+        self._identity = _identity(os.stat(path))
+
+    def check_file(self) -> None:
+        """Raise unless the path still names the file this process has open: a file
+        removed or replaced under a running server still takes its writes on the
+        open descriptors, where nobody (no restart, no other process) will find them."""
+        try:
+            found = _identity(os.stat(self.path))
+        except OSError as exc:
+            raise sqlite3.OperationalError(f"{self.path}: {exc.strerror}") from exc
+        if found != self._identity:
+            raise sqlite3.OperationalError(f"{self.path} is no longer the file in use")
 
     async def write(self, fn: Callable[[Conn], T]) -> T:
         """Run `fn` inside one `BEGIN IMMEDIATE` transaction."""
@@ -166,6 +183,16 @@ class SqliteDatabase:
                 return fn(self._writer)
 
         return await asyncio.get_running_loop().run_in_executor(self._write_pool, step)
+
+    @property
+    def writer(self) -> SqliteConnection:
+        """The writer connection, for calls that run on its thread (`on_writer`)."""
+        return self._writer
+
+    async def on_writer(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the writer's thread, outside any transaction: the
+        checkpointer's calls share the writer, so they never wait on its lock."""
+        return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn)
 
     async def read(self, fn: Callable[[Conn], T]) -> T:
         """Run `fn` on the reader connection (a consistent WAL snapshot per statement)."""

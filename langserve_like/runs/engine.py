@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from functools import partial
 from typing import Any
 
 from langserve_like.runs import queue, saver_tables
@@ -25,6 +26,9 @@ __all__ = ["Engine"]
 logger = logging.getLogger("langserve_like.runs")
 
 WEBHOOK_ATTEMPTS = 3
+# How often the rows of runs that other processes execute are read while a
+# request here waits for them (their end wakes nobody in this process).
+FOREIGN_POLL = 0.05
 
 
 class _Waiter:
@@ -36,6 +40,15 @@ class _Waiter:
         self.row: Any = None
 
 
+def _ended(run_ids: list[str], conn: Conn) -> list[Any]:
+    marks = ",".join("?" * len(run_ids))
+    return conn.execute(
+        f"SELECT * FROM lsl_runs WHERE run_id IN ({marks})"
+        " AND status NOT IN ('pending', 'running')",
+        run_ids,
+    ).fetchall()
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
@@ -45,6 +58,7 @@ class Engine:
         self._background: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
         self.broker: Broker | None = None
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.storage: Storage = await open_storage(self.options)
@@ -84,6 +98,8 @@ class Engine:
         await self.worker.stop()
         if self.broker is not None:
             await self.broker.close()
+        if self._poller is not None:
+            self._poller.cancel()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         await self.storage.close()
@@ -159,22 +175,47 @@ class Engine:
         """The run's row once it is no longer pending or running (None if deleted).
 
         Woken by this process's worker when the run ends; a run executed by
-        another process is noticed by re-reading its row every poll interval.
+        another process is noticed by the foreign-run poller (`_poll_foreign`),
+        every `FOREIGN_POLL` while someone waits, plus this loop's slow re-read.
         """
+        first = True
         while True:
             waiter = self._waiters.get(run_id)
             if waiter is None:
                 waiter = _Waiter()
                 self._waiters[run_id] = waiter
-            row = await self.get_run(run_id)
-            if row is None or row["status"] not in queue.IN_FLIGHT:
-                return row
+            # A run this process executes wakes the waiter just registered when
+            # it ends (its end and its leaving `active` happen in one step); a
+            # wake-up without its row (a rollback, a cancel) is read after.
+            if not (first and run_id in self.worker.active):
+                row = await self.get_run(run_id)
+                if row is None or row["status"] not in queue.IN_FLIGHT:
+                    return row
+            first = False
+            # On PostgreSQL other replicas' finishes arrive by NOTIFY (`_on_wake`).
+            if self.db.dialect == "sqlite" and (self._poller is None or self._poller.done()):
+                self._poller = asyncio.create_task(self._poll_foreign())
             try:
                 await asyncio.wait_for(waiter.event.wait(), self.options.poll_interval)
             except asyncio.TimeoutError:
                 pass
             if waiter.row is not None:
                 return waiter.row
+
+    async def _poll_foreign(self) -> None:
+        """While requests wait for runs this process does not execute, read their
+        rows every `FOREIGN_POLL` (one query for all of them) and wake the ended."""
+        while self._waiters:
+            await asyncio.sleep(FOREIGN_POLL)
+            ids = [r for r in list(self._waiters) if r not in self.worker.active]
+            if not ids:
+                continue
+            try:
+                rows = await self.db.read(partial(_ended, ids))
+            except self.db.errors:
+                continue  # the waits' own re-reads report a broken file
+            for row in rows:
+                self.notify_done(row["run_id"], row, wake=False)
 
     async def rollback(
         self, run_id: str, attempt: int, thread_id: str | None, writer: RunWriter

@@ -72,24 +72,23 @@ async def open_storage(options: Runs) -> Storage:
 
 async def _open_sqlite(options: Runs) -> Storage:
     import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     from langgraph.store.sqlite.aio import AsyncSqliteStore
 
     from langserve_like.runs.db_sqlite import SqliteDatabase
+    from langserve_like.runs.saver import ThreadSqliteSaver
 
     path = options.database_path()
     db = SqliteDatabase(path, options.synchronous)
-    saver_conn = await aiosqlite.connect(path)
     store_conn = await aiosqlite.connect(path, isolation_level=None)
-    for conn in (saver_conn, store_conn):
-        await conn.execute("PRAGMA busy_timeout=5000")
-        # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
-        await conn.execute(f"PRAGMA synchronous={options.synchronous}")
-    saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
-    await saver.setup()
+    await store_conn.execute("PRAGMA busy_timeout=5000")
+    # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
+    await store_conn.execute(f"PRAGMA synchronous={options.synchronous}")
+    # Checkpoints go through the runs' own writer thread and connection (see saver.py).
+    saver = _settled_saver(ThreadSqliteSaver)(db)
+    await saver.asetup()
     store = AsyncSqliteStore(store_conn)
     await store.setup()
-    return Storage(db, saver, store, closers=[saver_conn.close, store_conn.close])
+    return Storage(db, saver, store, closers=[store_conn.close])
 
 
 async def _open_postgres(url: str) -> Storage:

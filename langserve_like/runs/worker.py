@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langserve_like.runs import queue
-from langserve_like.runs.db import Conn, Dedicated, loads
+from langserve_like.runs.db import Conn, Dedicated, clock_ms, loads
 from langserve_like.runs.events import RunWriter
 from langserve_like.runs.execute import Outcome, execute
 from langserve_like.runs.graph import dumps
@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["Worker"]
 
 logger = logging.getLogger("langserve_like.runs")
+
+# How often an idle worker with a free slot looks for runs other processes
+# enqueued: a cheap read (a partial index), so an API-only process's runs start
+# within this, not within the poll interval.
+CLAIM_PROBE = 0.05
 
 
 @dataclass
@@ -58,6 +63,9 @@ class Worker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: _Heartbeat | None = None
+        # Other processes' enqueues reach this one by a probe only on SQLite; on
+        # PostgreSQL their NOTIFY wakes the claim loop (see Engine._on_wake).
+        self._probe = engine.db.dialect == "sqlite"
 
     def wake(self) -> None:
         self._wake.set()
@@ -152,10 +160,27 @@ class Worker:
                     self._backlog = len(rows) == free
                 for row in rows:
                     self._start(row)
-            # The safety net: a wake-up lost (or sent by another process) costs
-            # at most one poll interval.
+            await self._idle()
+
+    async def _idle(self) -> None:
+        """Until woken, or until a run is claimable that another process enqueued
+        (its wake-up cannot reach this one): while a slot is free, a read-only probe
+        every CLAIM_PROBE, so the write transaction of a claim is paid only when a
+        run is there. The poll interval stays the safety net for a lost wake-up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.poll_interval
+        while True:
+            left = deadline - loop.time()
+            free = self.options.workers - len(self.active) - self._reserved > 0
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), min(left, CLAIM_PROBE) if free else left)
+                return
+            if loop.time() >= deadline:
+                return
+            if free and self._probe:
+                with contextlib.suppress(*self.engine.db.errors):
+                    if await self.engine.db.read(_claimable):
+                        return
 
     def _claim(self, ttl_ms: int, free: int, conn: Conn) -> list[Any]:
         return queue.claim(conn, self.owner, ttl_ms, free)
@@ -245,6 +270,25 @@ class Worker:
         engine.events.fan_out(active.run_id, end)
         engine.notify_done(active.run_id, row, wake=queued)
         engine.after_finish(row)
+
+
+def _claimable(conn: Conn) -> bool:
+    """Whether a claim would take a run now (its conditions, read-only)."""
+    now = clock_ms(conn)
+    row = conn.execute(
+        """
+        SELECT 1 FROM lsl_runs r
+        WHERE r.status = 'pending' AND r.available_at <= ?
+          AND (r.retry_at IS NULL OR r.retry_at <= ?)
+          AND (r.thread_id IS NULL OR NOT EXISTS (
+            SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
+              AND (o.status = 'running' OR (o.status = 'pending'
+                   AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))
+        LIMIT 1
+        """,
+        (now, now),
+    ).fetchone()
+    return row is not None
 
 
 class _Heartbeat(threading.Thread):
