@@ -145,7 +145,10 @@ def test_ok_is_503_once_the_database_file_is_removed(tmp_path: Path) -> None:
         shutil.rmtree(data)
         response = client.http.client.get("/ok")
         assert response.status_code == 503
-        assert response.json() == {"ok": False, "services": {"database": "unhealthy"}}
+        assert response.json() == {
+            "ok": False,
+            "services": {"database": "unhealthy", "error": "OperationalError"},
+        }
         # And a file put back in its place is not the one this server writes to.
         data.mkdir()
         (data / "runs.db").write_bytes(b"")
