@@ -106,14 +106,42 @@ def _documented_config(model: type[BaseModel], name: str, strict: bool) -> type[
     return documented
 
 
+# Types `unpack_input` returns as they are, found by one set lookup: `isinstance`
+# against pydantic's BaseModel (an ABC) costs ~1,000 instructions per call, three
+# of them per validated input.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Per pydantic model class, what `unpack_input` does with its instances: keep
+# ("keep"), unwrap the root ("root") or turn into a dict ("fields"). Classes are
+# few, but configurable routes build models per config: bounded like the schemas.
+_MODEL_KINDS: dict[type, str] = {}
+
+
+def _model_kind(cls: type[BaseModel]) -> str:
+    if issubclass(cls, (Serializable, CustomUserType)):
+        kind = "keep"
+    else:
+        kind = "root" if issubclass(cls, RootModel) else "fields"
+    if len(_MODEL_KINDS) >= 8 * _CACHE_SIZE:
+        _MODEL_KINDS.clear()
+    _MODEL_KINDS[cls] = kind
+    return kind
+
+
 def unpack_input(value: Any) -> Any:
     """Validated pydantic models back to plain dicts, except LangChain objects
     (messages, documents, ...) and CustomUserType, which the runnable gets as is."""
-    if isinstance(value, BaseModel):
-        if isinstance(value, (Serializable, CustomUserType)):
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    kind = _MODEL_KINDS.get(cls)
+    if kind is None and cls is not list and cls is not dict and isinstance(value, BaseModel):
+        kind = _model_kind(cls)
+    if kind is not None:
+        if kind == "root":
+            root = value.root
+            return root if type(root) in _SCALARS else unpack_input(root)
+        if kind == "keep":
             return value
-        if isinstance(value, RootModel):
-            return unpack_input(value.root)
         return {key: unpack_input(item) for key, item in value}
     if isinstance(value, list):
         return [unpack_input(item) for item in value]

@@ -210,6 +210,12 @@ class ConfigResolver:
                 break
         return {"__useragent": user_agent, **self._run_metadata[endpoint]}
 
+    @property
+    def awaits(self) -> bool:
+        """Whether `finish` must be awaited (an async per-request modifier); if not,
+        `finish_now` does the same without a coroutine per run."""
+        return self._modifier_is_async
+
     async def finish(
         self,
         config: dict[str, Any],
@@ -219,13 +225,30 @@ class ConfigResolver:
     ) -> RunnableConfig:
         """Steps 4-6: server config, the per-request modifier and the defaults
         (with `run_metadata` when the request runs the runnable)."""
+        if not self._modifier_is_async:
+            return self.finish_now(config, request, server_config, run_metadata)
+        if server_config:
+            config = dict(merge_configs(cast(RunnableConfig, config), server_config))
+        modified: Any = self._modifier(dict(config), request)  # type: ignore[misc]
+        return self._defaults(await modified, run_metadata)
+
+    def finish_now(
+        self,
+        config: dict[str, Any],
+        request: Any,
+        server_config: RunnableConfig | None = None,
+        run_metadata: dict[str, Any] | None = None,
+    ) -> RunnableConfig:
+        """`finish` for a route without an async modifier (`awaits` is False)."""
         if server_config:
             config = dict(merge_configs(cast(RunnableConfig, config), server_config))
         if self._modifier is not None:
-            modified: Any = self._modifier(dict(config), request)
-            config = await modified if self._modifier_is_async else modified
-            if not isinstance(config, dict):
-                raise TypeError("per_req_config_modifier must return a dict")
+            config = self._modifier(dict(config), request)  # type: ignore[assignment]
+        return self._defaults(config, run_metadata)
+
+    def _defaults(self, config: Any, run_metadata: dict[str, Any] | None) -> RunnableConfig:
+        if not isinstance(config, dict):
+            raise TypeError("per_req_config_modifier must return a dict")
         if self.run_name:
             config["run_name"] = self.run_name
         if run_metadata is not None:

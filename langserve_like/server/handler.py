@@ -148,7 +148,11 @@ class APIHandler:
         client_config = self.config.client_config(body.config, config_hash)
         value = self.schemas.validate_input(body.input, client_config)
         run_metadata = self.config.run_metadata(request, endpoint)
-        config = await self.config.finish(client_config, request, server_config, run_metadata)
+        resolver = self.config
+        if resolver.awaits:
+            config = await resolver.finish(client_config, request, server_config, run_metadata)
+        else:
+            config = resolver.finish_now(client_config, request, server_config, run_metadata)
         return body, value, config, runnable
 
     def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
@@ -224,10 +228,18 @@ class APIHandler:
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
         ]
         run_metadata = self.config.run_metadata(request, "batch")
-        configs = [
-            await self.config.finish(dict(c), request, server_config, run_metadata)
-            for c in client_configs
-        ]
+        resolver = self.config
+        configs = (
+            [
+                await resolver.finish(dict(c), request, server_config, run_metadata)
+                for c in client_configs
+            ]
+            if resolver.awaits
+            else [
+                resolver.finish_now(dict(c), request, server_config, run_metadata)
+                for c in client_configs
+            ]
+        )
         aggregators = [self._aggregator(c) for c in configs]
         run_ids = [str(c["run_id"]) for c in configs]
         try:

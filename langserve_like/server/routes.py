@@ -117,7 +117,11 @@ def _call(method: Callable[..., Awaitable[Response]]) -> Target.Call:
 def _table(handler: APIHandler) -> Table:
     """`ENDPOINTS` as this handler serves them, for the one route of `add_routes`."""
     table: Table = {
-        endpoint.name: Target(frozenset({endpoint.method}), _call(getattr(handler, endpoint.name)))
+        endpoint.name: Target(
+            frozenset({endpoint.method}),
+            _call(method := getattr(handler, endpoint.name)),
+            endpoint=method,
+        )
         for endpoint in _endpoints(handler)
     }
     if "playground" in handler.endpoints:
