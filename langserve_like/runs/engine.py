@@ -81,6 +81,7 @@ class Engine:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
         from langgraph.store.sqlite.aio import AsyncSqliteStore
 
+        self.options = self.options.with_environment()
         path = self.options.database_path()
         self.db = Database(path, self.options.synchronous)
         self.events = EventLog(self.db, self.options.poll_interval)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["Worker"]
 
 logger = logging.getLogger("langserve_like.runs")
+
+# Test-only: a file every claim, fenced finish and release of this process is
+# appended to, for the failure tests to check the queue's guarantees on.
+AUDIT_ENV = "LSL_AUDIT"
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Worker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: _Heartbeat | None = None
+        self._audit_path = os.environ.get(AUDIT_ENV) or None
 
     def wake(self) -> None:
         self._wake.set()
@@ -164,7 +170,18 @@ class Worker:
     def _start(self, row: Any) -> None:
         active = Active(row["run_id"], row["attempt"], row["thread_id"], time.monotonic())
         self.active[active.run_id] = active
+        self._audit("claim", active, active.renewed_at)
         active.task = asyncio.create_task(self._run(active, row))
+
+    def _audit(self, kind: str, active: Active, at: float) -> None:
+        """One `kind run_id attempt pid monotonic thread_id` line (see AUDIT_ENV).
+
+        `at` of a finish or release is taken before its transaction, that of a
+        claim after: a finish that committed before a claim is logged before it."""
+        if self._audit_path is not None:
+            fields = (kind, active.run_id, active.attempt, os.getpid(), f"{at:.6f}")
+            with open(self._audit_path, "a") as log:
+                log.write(" ".join(map(str, fields)) + f" {active.thread_id or '-'}\n")
 
     async def _run(self, active: Active, row: Any) -> None:
         engine = self.engine
@@ -202,9 +219,11 @@ class Worker:
             reason = active.stop_reason
             await self.engine.saver.settled()
             if reason == "shutdown":
-                await self.engine.db.write(
+                at = time.monotonic()
+                if await self.engine.db.write(
                     lambda c: queue.release(c, active.run_id, active.attempt)
-                )
+                ):
+                    self._audit("release", active, at)
                 return None
             if reason == "lost" or reason is None:
                 logger.warning("Run %s attempt %s lost its lease", active.run_id, active.attempt)
@@ -239,7 +258,9 @@ class Worker:
                 queue.append_event(conn, active.run_id, active.attempt, event)
             return row, queue.has_pending(conn, row["thread_id"])
 
+        at = time.monotonic()
         row, queued = await engine.db.write(step)
+        self._audit("finish_rejected" if row is None else "finish_ok", active, at)
         if row is None:
             logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
             return
