@@ -46,6 +46,10 @@ class Active:
     renewed_at: float
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # interrupt | rollback | lost | shutdown
+    # Its outcome is being written: a stop now (the heartbeat finding the lease
+    # gone because this very finish committed) would skip the wake-ups and the
+    # webhook after the commit; a finish that lost its lease is fenced anyway.
+    finishing: bool = False
 
 
 class Worker:
@@ -113,7 +117,7 @@ class Worker:
         active = self.active.get(run_id)
         if active is None or active.task is None:
             return False
-        if active.stop_reason is None:
+        if active.stop_reason is None and not active.finishing:
             active.stop_reason = reason
             active.task.cancel()
         return True
@@ -238,6 +242,7 @@ class Worker:
 
     async def _finish(self, active: Active, writer: RunWriter, outcome: Outcome) -> None:
         engine = self.engine
+        active.finishing = True
         # The last events, `end` and the terminal status: one transaction.
         tail = await writer.take_tail()
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
