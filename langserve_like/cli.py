@@ -260,6 +260,11 @@ def _run(app: Any, args: argparse.Namespace, options: dict[str, Any], reload_dir
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.runs_workers is not None:
+        from langserve_like.runs.options import WORKERS_ENV
+
+        # Read by the engine of this process and of every uvicorn worker it starts.
+        os.environ[WORKERS_ENV] = str(args.runs_workers)
     value = load_target(args.target)
     app = build_app(value, target=args.target, path=args.path, playground_type=args.playground_type)
     spec = args.target.rpartition(":")[0]
@@ -399,7 +404,7 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return "--workers must be at least 1"
     if args.reload and args.workers > 1:
         return "use --reload or --workers, not both"
-    if getattr(args, "runs_workers", None) is not None and args.runs_workers < 0:
+    if args.command == "serve" and args.runs_workers is not None and args.runs_workers < 0:
         return "--runs-workers must be >= 0"
     return None
 
@@ -417,11 +422,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"langserve-like: error: {error}\n")
         return 2
     _configure_logging(args.log_level)
-    if getattr(args, "runs_workers", None) is not None:
-        from langserve_like.runs.options import WORKERS_ENV
-
-        # Read by the engine of this process and of every uvicorn worker it starts.
-        os.environ[WORKERS_ENV] = str(args.runs_workers)
     commands = {"serve": _serve, "worker": _worker, "demo": _demo}
     try:
         return commands[args.command](args)

@@ -89,11 +89,13 @@ class Cluster:
         wait_for_port(port, proc)
         return f"http://127.0.0.1:{port}"
 
-    def worker(self, concurrency: int, *args: str) -> subprocess.Popen[bytes]:
-        """A worker process, once it executes runs."""
+    def worker(self, concurrency: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
+        """A worker process, once it executes runs (`wait`)."""
         index = len(self.procs)
         log = self.tmp / f"worker-{index}.log"
         proc = self._spawn(["worker", APP, "--concurrency", str(concurrency), *args], log.name)
+        if not wait:
+            return proc
         ready = f"langserve-like worker {proc.pid}: executing"
         wait_until(
             lambda: proc.poll() is not None or (log.exists() and ready in log.read_text()),
