@@ -412,8 +412,7 @@ def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigterm
     from tests.runs.invariants import read_audit
 
     with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
-        url = cluster.api(processes=2)
-        worker = cluster.worker(3)
+        url, [worker] = cluster.start(1, 3, processes=2)
         with get_sync_client(url=url, timeout=60) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(3)]
             for tid in threads:

@@ -81,29 +81,37 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def api(self, processes: int = 1) -> str:
-        """The API server, executing no runs itself."""
+    def start(
+        self, workers: int, concurrency: int, *args: str, processes: int = 1
+    ) -> tuple[str, list[subprocess.Popen[bytes]]]:
+        """The API server (`processes` executing no runs) and `workers` worker
+        processes, started at once (each takes seconds to import the app)."""
         port = free_port()
-        args = ["serve", APP, "--port", str(port), "--workers", str(processes)]
-        proc = self._spawn([*args, "--runs-workers", "0", "--log-level", "warning"], "api.log")
-        wait_for_port(port, proc)
-        return f"http://127.0.0.1:{port}"
+        serve = ["serve", APP, "--port", str(port), "--workers", str(processes)]
+        api = self._spawn([*serve, "--runs-workers", "0", "--log-level", "warning"], "api.log")
+        started = [self.worker(concurrency, *args, wait=False) for _ in range(workers)]
+        wait_for_port(port, api)
+        for proc in started:
+            self.ready(proc)
+        return f"http://127.0.0.1:{port}", started
 
     def worker(self, concurrency: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
         """A worker process, once it executes runs (`wait`)."""
-        index = len(self.procs)
-        log = self.tmp / f"worker-{index}.log"
-        proc = self._spawn(["worker", APP, "--concurrency", str(concurrency), *args], log.name)
-        if not wait:
-            return proc
+        log = f"worker-{len(self.procs)}.log"
+        proc = self._spawn(["worker", APP, "--concurrency", str(concurrency), *args], log)
+        if wait:
+            self.ready(proc)
+        return proc
+
+    def log(self, proc: subprocess.Popen[bytes]) -> str:
+        return (self.tmp / f"worker-{self.procs.index(proc)}.log").read_text()
+
+    def ready(self, proc: subprocess.Popen[bytes]) -> None:
         ready = f"langserve-like worker {proc.pid}: executing"
         wait_until(
-            lambda: proc.poll() is not None or (log.exists() and ready in log.read_text()),
-            60,
-            "the worker's start",
+            lambda: proc.poll() is not None or ready in self.log(proc), 60, "the worker's start"
         )
-        assert proc.poll() is None, log.read_text()
-        return proc
+        assert proc.poll() is None, self.log(proc)
 
     def send(self, proc: subprocess.Popen[bytes], signum: int) -> None:
         if proc.poll() is not None:

@@ -38,8 +38,7 @@ def _ended_nodes(cluster: Cluster, pid: int | None = None) -> int:
 
 def test_failures_kill_9_of_one_worker_the_other_finishes_every_run(tmp_path: Path) -> None:
     with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="0.3") as cluster:
-        url = cluster.api()
-        workers = [cluster.worker(8), cluster.worker(8)]
+        url, workers = cluster.start(2, 8)
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(25)]
             created = [
@@ -87,8 +86,7 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
     """SIGSTOP past the lease: the reaper hands the run to the other worker, which
     finishes it; the paused worker, continued, writes nothing of its own."""
     with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="1") as cluster:
-        url = cluster.api()
-        zombie = cluster.worker(4)
+        url, [zombie] = cluster.start(1, 4)
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(3)]
             created = [
@@ -112,7 +110,7 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
                 assert client.threads.get_state(tid)["values"]["steps"][-1] == "c"
         # Its heartbeat finds the leases gone: it stops the runs and exits cleanly.
         wait_until(
-            lambda: any(m in _log(cluster, zombie) for m in ("lost its lease", "lease_lost")),
+            lambda: any(m in cluster.log(zombie) for m in ("lost its lease", "lease_lost")),
             30,
             "the lost leases",
         )
@@ -130,17 +128,11 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
     print(f"zombie: paused {paused_for:.1f} s; {len(late)} late finishes rejected; {report}")
 
 
-def _log(cluster: Cluster, proc: subprocess.Popen[bytes]) -> str:
-    index = cluster.procs.index(proc)
-    return (cluster.tmp / f"worker-{index}.log").read_text()
-
-
 def test_failures_sigterm_drains_a_worker_and_the_other_resumes_its_runs(
     tmp_path: Path,
 ) -> None:
     with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="1.5") as cluster:
-        url = cluster.api()
-        workers = [cluster.worker(4, "--grace", "0.2") for _ in range(2)]
+        url, workers = cluster.start(2, 4, "--grace", "0.2")
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(4)]
             created = [
@@ -156,7 +148,7 @@ def test_failures_sigterm_drains_a_worker_and_the_other_resumes_its_runs(
             held = _claimed_by_before(read_audit(cluster.audit), draining.pid, time.monotonic())
             draining.terminate()
             draining.wait(timeout=20)
-            assert draining.returncode == 0, _log(cluster, draining)
+            assert draining.returncode == 0, cluster.log(draining)
             wait_until(lambda: cluster.in_flight(created) == 0, 30, "the drain")
             for tid in threads:
                 assert client.threads.get_state(tid)["values"] == {"steps": list(NODES)}

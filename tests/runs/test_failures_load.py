@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +44,7 @@ def _values(url: str, thread_id: str) -> Any:
 
 def test_failures_claim_race_keeps_each_thread_in_creation_order(tmp_path: Path) -> None:
     with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
-        url = cluster.api()
-        for _ in range(3):
-            cluster.worker(4)
+        url, _ = cluster.start(3, 4)
         busy = _new_thread(url)
         threads = [_new_thread(url) for _ in range(20)]
         targets = [busy] * 30 + [tid for tid in threads for _ in range(5)]
@@ -74,8 +73,7 @@ def test_failures_concurrent_creates_with_one_idempotency_key_make_one_run(
     tmp_path: Path,
 ) -> None:
     with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
-        url = cluster.api(processes=2)  # the retries land on both API processes
-        cluster.worker(4)
+        url, _ = cluster.start(1, 4, processes=2)  # the retries land on both API processes
         thread_id = _new_thread(url)
         headers = {"Idempotency-Key": "retry-of-one-create"}
         with ThreadPoolExecutor(10) as pool:
@@ -95,11 +93,13 @@ def test_failures_concurrent_creates_with_one_idempotency_key_make_one_run(
 class _Chaos:
     """Random SIGKILL, SIGSTOP, SIGCONT and restarts of worker processes."""
 
-    def __init__(self, cluster: Cluster, rng: random.Random, size: int) -> None:
+    def __init__(
+        self, cluster: Cluster, rng: random.Random, workers: list[subprocess.Popen[bytes]]
+    ) -> None:
         self.cluster = cluster
         self.rng = rng
-        self.size = size
-        self.workers = [cluster.worker(4) for _ in range(size)]
+        self.size = len(workers)
+        self.workers = workers
         self.actions: dict[str, int] = {}
 
     def act(self) -> None:
@@ -143,8 +143,8 @@ def test_failures_chaos_loop_keeps_every_invariant(tmp_path: Path) -> None:
     rng = random.Random(seed)
     env = {"LSL_STEP_SECONDS": "0.1", "LSL_MAX_FAILURES": "20", "LSL_GRACE": "1"}
     with Cluster(tmp_path, runs_database(tmp_path), **env) as cluster:
-        url = cluster.api()
-        chaos = _Chaos(cluster, rng, size=3)
+        url, workers = cluster.start(3, 4)
+        chaos = _Chaos(cluster, rng, workers)
         threads = [_new_thread(url) for _ in range(30)]
         created: list[str] = []
         done = threading.Event()
