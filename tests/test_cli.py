@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -401,7 +402,7 @@ def _importable(name: str) -> bool:
 
 
 @pytest.mark.live
-def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigterm(
+def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigint(
     tmp_path: Path,
 ) -> None:
     """`serve --workers 2 --runs-workers 0` answers HTTP and executes nothing;
@@ -419,7 +420,7 @@ def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigterm
                 assert client.runs.wait(tid, "steps", input={"steps": []}) == {
                     "steps": ["a", "b", "c"]
                 }
-        worker.terminate()
+        worker.send_signal(signal.SIGINT)  # as Ctrl-C does; SIGTERM is the same
         assert worker.wait(timeout=30) == 0
         cluster.close()
     claims = [e for e in read_audit(cluster.audit) if e.kind == "claim"]
@@ -427,5 +428,5 @@ def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigterm
     assert {e.pid for e in claims} == {worker.pid}
     log = (tmp_path / "worker-1.log").read_text()
     assert f"langserve-like worker {worker.pid}: executing up to 3 runs at once" in log
-    assert "SIGTERM: draining" in log
+    assert "SIGINT: draining" in log
     assert f"langserve-like worker {worker.pid}: stopped" in log
