@@ -284,14 +284,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from langserve_like.runs.standalone import find_engine, run_worker
 
-    engine = find_engine(load_target(args.target))
-    if engine is None:
+    app = load_target(args.target)
+    if find_engine(app) is None:
         raise TargetError(
             f"{args.target!r} has no runs engine: a worker needs the FastAPI app that "
             "mounts its graphs with add_routes(..., runs=Runs(...))"
         )
     try:
-        return run_worker(engine, concurrency=args.concurrency, grace=args.grace)
+        return run_worker(app, concurrency=args.concurrency, grace=args.grace)
     except ValueError as exc:
         raise TargetError(str(exc)) from None
 

@@ -67,6 +67,21 @@ def _settled_saver(base: type[Any]) -> type[Any]:
     return SettledSaver
 
 
+async def _setup(target: Any, attempts: int = 20) -> None:
+    """LangGraph's migrations of the checkpointer or the store, retried: processes
+    that start together on a new file race to apply the same migration, and the
+    loser fails on its version row (or its table); the retry finds it applied."""
+    for attempt in range(attempts):
+        try:
+            await target.setup()
+            return
+        except sqlite3.Error:
+            if attempt == attempts - 1:
+                raise
+            logger.debug("Migrations raced with another process; retrying", exc_info=True)
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
 class Engine:
     def __init__(self, options: Runs) -> None:
         self.options = options
@@ -93,9 +108,9 @@ class Engine:
             # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
             await conn.execute(f"PRAGMA synchronous={self.options.synchronous}")
         self.saver = _settled_saver(AsyncSqliteSaver)(saver_conn)
-        await self.saver.setup()
+        await _setup(self.saver)
         self.store = AsyncSqliteStore(store_conn)
-        await self.store.setup()
+        await _setup(self.store)
         for assistant in self.registry.all():
             assistant.bind(self.saver, self.store)
         self.worker = Worker(self)

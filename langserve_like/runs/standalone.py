@@ -1,8 +1,9 @@
 """`langserve-like worker`: an app's runs engine without its HTTP server.
 
 The process imports the same app as the API replicas (for its graphs and its
-`Runs` options), starts only the engine (claim loop, heartbeat, reaper) and
-executes runs that any replica created in the shared database. SIGTERM or
+`Runs` options), runs the app's lifespan (which starts the engine: claim loop,
+heartbeat, reaper; and whatever the app's own startup opens for its graphs), serves
+no HTTP, and executes runs that any replica created in the shared database. SIGTERM or
 SIGINT drains it: it stops claiming, lets its runs finish for `shutdown_grace`
 seconds and hands the rest back as pending, without counting a failure, so
 another worker resumes them from their last checkpoint. A second signal ends
@@ -33,8 +34,9 @@ def find_engine(app: Any) -> Any:
     return getattr(state, _STATE, None) if state is not None else None
 
 
-def run_worker(engine: Any, *, concurrency: int | None, grace: float | None) -> int:
+def run_worker(app: Any, *, concurrency: int | None, grace: float | None) -> int:
     """Execute runs until SIGTERM or SIGINT; returns the exit status."""
+    engine = find_engine(app)
     if concurrency is not None:
         # Through the environment, like every process of a deployment gets it.
         os.environ[WORKERS_ENV] = str(concurrency)
@@ -46,11 +48,11 @@ def run_worker(engine: Any, *, concurrency: int | None, grace: float | None) -> 
             f"this worker would execute no runs (workers={workers}, from {WORKERS_ENV} or "
             "the app's Runs); pass --concurrency N"
         )
-    asyncio.run(_serve(engine))
+    asyncio.run(_serve(app, engine))
     return 0
 
 
-async def _serve(engine: Any) -> None:
+async def _serve(app: Any, engine: Any) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
@@ -69,14 +71,11 @@ async def _serve(engine: Any) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    await engine.start()
-    logger.info(
-        "langserve-like worker %d: executing up to %d runs at once",
-        os.getpid(),
-        engine.options.workers,
-    )
-    try:
+    async with app.router.lifespan_context(app):
+        logger.info(
+            "langserve-like worker %d: executing up to %d runs at once",
+            os.getpid(),
+            engine.options.workers,
+        )
         await stopping.wait()
-    finally:
-        await engine.stop()
-        logger.info("langserve-like worker %d: stopped", os.getpid())
+    logger.info("langserve-like worker %d: stopped", os.getpid())
