@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from langserve_like.runs import queue
@@ -35,6 +36,10 @@ class _Waiter:
         self.row: Any = None
 
 
+class LeaseLost(Exception):
+    """This attempt at a run no longer holds its lease: it may write nothing."""
+
+
 def _settled_saver(base: type[Any]) -> type[Any]:
     """LangGraph's SQLite checkpointer, whose writes run to their commit even when
     the run that made them is cancelled. A write cancelled between its INSERT and
@@ -46,9 +51,26 @@ def _settled_saver(base: type[Any]) -> type[Any]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.in_flight: set[asyncio.Future[Any]] = set()
+            # The attempt this process executes of a run, if any (set by the engine).
+            self.attempt_of: Callable[[str], int | None] = lambda run_id: None
 
         async def aput(self, *args: Any, **kwargs: Any) -> Any:
+            metadata = args[2] if len(args) > 2 else kwargs.get("metadata")
+            await self._fence(metadata)
             return await self._shielded(super().aput(*args, **kwargs))
+
+        async def _fence(self, metadata: Any) -> None:
+            """A worker resumed after a pause longer than its lease (SIGSTOP, a long
+            GC) must not write its late checkpoint: it would become the thread's
+            latest, a fork of the state the run's next attempt built."""
+            run_id = (metadata or {}).get("run_id")
+            attempt = self.attempt_of(run_id) if run_id else None
+            if attempt is None:
+                return
+            sql = "SELECT 1 FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'"
+            async with self.lock, self.conn.execute(sql, (run_id, attempt)) as cursor:
+                if await cursor.fetchone() is None:
+                    raise LeaseLost(f"Run {run_id} attempt {attempt} lost its lease")
 
         async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
             await self._shielded(super().aput_writes(*args, **kwargs))
@@ -114,6 +136,7 @@ class Engine:
         for assistant in self.registry.all():
             assistant.bind(self.saver, self.store)
         self.worker = Worker(self)
+        self.saver.attempt_of = self.worker.attempt_of
         await self.worker.start()
         self.started = True
 

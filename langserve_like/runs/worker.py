@@ -73,6 +73,10 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def attempt_of(self, run_id: str) -> int | None:
+        active = self.active.get(run_id)
+        return None if active is None else active.attempt
+
     def reserve_slot(self) -> tuple[str, int] | None:
         """A free slot for a run being created, as the lease to claim it with."""
         if self._stopping or self.options.workers - len(self.active) - self._reserved <= 0:
