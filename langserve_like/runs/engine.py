@@ -10,7 +10,6 @@ import asyncio
 import logging
 import sqlite3
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 from langserve_like.runs import queue
@@ -18,7 +17,7 @@ from langserve_like.runs.db import Database, loads
 from langserve_like.runs.events import EventLog, RunWriter
 from langserve_like.runs.graph import Assistant, Registry, dumps, interrupts_by_task, to_jsonable
 from langserve_like.runs.options import Runs
-from langserve_like.runs.worker import Worker
+from langserve_like.runs.worker import EXECUTING, Worker
 
 __all__ = ["Engine"]
 
@@ -51,22 +50,23 @@ def _settled_saver(base: type[Any]) -> type[Any]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.in_flight: set[asyncio.Future[Any]] = set()
-            # The attempt this process executes of a run, if any (set by the engine).
-            self.attempt_of: Callable[[str], int | None] = lambda run_id: None
 
         async def aput(self, *args: Any, **kwargs: Any) -> Any:
-            metadata = args[2] if len(args) > 2 else kwargs.get("metadata")
-            await self._fence(metadata)
-            return await self._shielded(super().aput(*args, **kwargs))
+            return await self._shielded(self._fenced_put(*args, **kwargs))
 
-        async def _fence(self, metadata: Any) -> None:
+        async def _fenced_put(self, *args: Any, **kwargs: Any) -> Any:
+            await self._fence()
+            return await super().aput(*args, **kwargs)
+
+        async def _fence(self) -> None:
             """A worker resumed after a pause longer than its lease (SIGSTOP, a long
             GC) must not write its late checkpoint: it would become the thread's
-            latest, a fork of the state the run's next attempt built."""
-            run_id = (metadata or {}).get("run_id")
-            attempt = self.attempt_of(run_id) if run_id else None
-            if attempt is None:
+            latest, a fork of the state the run's next attempt built. Checkpoints
+            written outside a run's execution (update_state) are not fenced."""
+            held = EXECUTING.get()
+            if held is None:
                 return
+            run_id, attempt = held
             sql = "SELECT 1 FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'"
             async with self.lock, self.conn.execute(sql, (run_id, attempt)) as cursor:
                 if await cursor.fetchone() is None:
@@ -136,7 +136,6 @@ class Engine:
         for assistant in self.registry.all():
             assistant.bind(self.saver, self.store)
         self.worker = Worker(self)
-        self.saver.attempt_of = self.worker.attempt_of
         await self.worker.start()
         self.started = True
 

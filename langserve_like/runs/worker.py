@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import sqlite3
@@ -36,6 +37,12 @@ logger = logging.getLogger("langserve_like.runs")
 # Test-only: a file every claim, fenced finish and release of this process is
 # appended to, for the failure tests to check the queue's guarantees on.
 AUDIT_ENV = "LSL_AUDIT"
+
+# (run_id, attempt) in the task executing it and the tasks it starts (LangGraph's
+# background checkpoint writes): the checkpointer fences its writes on it.
+EXECUTING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "lsl_executing", default=None
+)
 
 
 @dataclass
@@ -72,10 +79,6 @@ class Worker:
 
     def wake(self) -> None:
         self._wake.set()
-
-    def attempt_of(self, run_id: str) -> int | None:
-        active = self.active.get(run_id)
-        return None if active is None else active.attempt
 
     def reserve_slot(self) -> tuple[str, int] | None:
         """A free slot for a run being created, as the lease to claim it with."""
@@ -193,6 +196,7 @@ class Worker:
 
     async def _run(self, active: Active, row: Any) -> None:
         engine = self.engine
+        EXECUTING.set((active.run_id, active.attempt))  # this task's own context
         writer = await engine.events.open_writer(active.run_id, active.attempt)
         try:
             payload = {"run_id": active.run_id, "attempt": active.attempt}

@@ -9,7 +9,6 @@ scheduler; here the lost attempt's checkpoint write is made directly.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langserve_like.runs import queue
 from langserve_like.runs.engine import Engine, LeaseLost
 from langserve_like.runs.options import Runs
-from langserve_like.runs.worker import Active
+from langserve_like.runs.worker import EXECUTING
 
 
 async def _late_checkpoint(path: Path) -> tuple[bool, bool]:
@@ -28,8 +27,8 @@ async def _late_checkpoint(path: Path) -> tuple[bool, bool]:
         new = queue.NewRun("g", {}, thread_id="t-1", if_not_exists="create")
         await engine.db.write(lambda c: queue.insert_run(c, new))
         [row] = await engine.db.write(lambda c: queue.claim(c, "me", 30_000, 1))
-        # This process executes attempt 1...
-        engine.worker.active[new.run_id] = Active(new.run_id, 1, "t-1", time.monotonic())
+        # This task executes attempt 1...
+        EXECUTING.set((new.run_id, 1))
         config = {"configurable": {"thread_id": "t-1", "checkpoint_ns": ""}}
         await engine.saver.aput(config, empty_checkpoint(), {"run_id": new.run_id}, {})
         written = True
@@ -43,7 +42,6 @@ async def _late_checkpoint(path: Path) -> tuple[bool, bool]:
             return written, True
         return written, False
     finally:
-        engine.worker.active.clear()
         await engine.stop()
 
 
@@ -54,7 +52,7 @@ def test_failures_a_lost_attempt_cannot_write_a_late_checkpoint(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("metadata", [{}, {"run_id": "not-executed-here"}])
-def test_failures_checkpoints_of_runs_not_executed_here_are_not_fenced(
+def test_failures_checkpoints_written_outside_a_run_are_not_fenced(
     tmp_path: Path, metadata: dict[str, str]
 ) -> None:
     """update_state and the like write checkpoints from the API process."""
