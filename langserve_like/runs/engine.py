@@ -78,8 +78,17 @@ def _settled_saver(base: type[Any]) -> type[Any]:
         async def _shielded(self, coro: Any) -> Any:
             task = asyncio.ensure_future(coro)
             self.in_flight.add(task)
-            task.add_done_callback(self.in_flight.discard)
+            task.add_done_callback(self._done)
             return await asyncio.shield(task)
+
+        def _done(self, task: asyncio.Future[Any]) -> None:
+            self.in_flight.discard(task)
+            if not task.cancelled():
+                # Taken here: the run awaiting it may have been cancelled, and a
+                # refused late write is expected, not a stray error.
+                error = task.exception()
+                if isinstance(error, LeaseLost):
+                    logger.warning("late_checkpoint_refused: %s", error)
 
         async def settled(self) -> None:
             """Wait for writes whose run was cancelled (before reading or undoing them)."""

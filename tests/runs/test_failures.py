@@ -121,6 +121,7 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
                 state = client.threads.get_state(tid)
                 assert (state["values"], state["next"]) == ({"steps": list(NODES)}, [])
         cluster.close()
+    zombie_log = cluster.log(zombie)
     assert paused_for > 3, "paused for less than a lease"
     assert zombie.returncode == 0
     statuses = cluster.statuses()
@@ -131,7 +132,9 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
     assert Counter(e.run_id for e in oks) == Counter(created)
     late = [e for e in audit if e.pid == zombie.pid and e.kind == "finish_rejected"]
     report = check(created, statuses, audit, read_worklog(cluster.worklog))
-    print(f"zombie: paused {paused_for:.1f} s; {len(late)} late finishes rejected; {report}")
+    refused = zombie_log.count("late_checkpoint_refused")
+    print(f"zombie: paused {paused_for:.1f} s; late writes refused: {len(late)} finishes,")
+    print(f"zombie: {refused} checkpoints; {report}")
 
 
 def test_failures_sigterm_drains_a_worker_and_the_other_resumes_its_runs(
