@@ -3,6 +3,12 @@
     langserve-like serve my_module:chain --path /chain     # a Runnable: add_routes on a new app
     langserve-like serve examples/01_joke_chain.py:app     # a FastAPI app: served as is
     langserve-like demo                                     # the keyless demo
+    langserve-like worker my_app:app --concurrency 10       # only execute its runs
+
+`serve --workers N` starts N processes that each answer HTTP and, for an app
+with `add_routes(..., runs=...)`, execute runs; `--runs-workers 0` (or the
+`LSL_RUNS_WORKERS` environment variable) makes them API replicas only, with
+`langserve-like worker` processes on the same database executing the runs.
 
 TARGET is `module:attr` (imported with the current directory on `sys.path`, as
 uvicorn does) or `path/to/file.py:attr`. With `--reload` or `--workers`, uvicorn
@@ -254,6 +260,11 @@ def _run(app: Any, args: argparse.Namespace, options: dict[str, Any], reload_dir
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.runs_workers is not None:
+        from langserve_like.runs.options import WORKERS_ENV
+
+        # Read by the engine of this process and of every uvicorn worker it starts.
+        os.environ[WORKERS_ENV] = str(args.runs_workers)
     value = load_target(args.target)
     app = build_app(value, target=args.target, path=args.path, playground_type=args.playground_type)
     spec = args.target.rpartition(":")[0]
@@ -268,6 +279,21 @@ def _serve(args: argparse.Namespace) -> int:
     }
     reload_dir = str(Path(spec).resolve().parent) if is_file else os.getcwd()
     return _run(app, args, options, reload_dir)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from langserve_like.runs.standalone import find_engine, run_worker
+
+    app = load_target(args.target)
+    if find_engine(app) is None:
+        raise TargetError(
+            f"{args.target!r} has no runs engine: a worker needs the FastAPI app that "
+            "mounts its graphs with add_routes(..., runs=Runs(...))"
+        )
+    try:
+        return run_worker(app, concurrency=args.concurrency, grace=args.grace)
+    except ValueError as exc:
+        raise TargetError(str(exc)) from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -323,13 +349,64 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="playground of a Runnable target (default: default)",
     )
+    serve.add_argument(
+        "--runs-workers",
+        type=int,
+        default=None,
+        help="runs each process executes at once (0: API only); overrides Runs(workers=...)",
+    )
     _add_server_options(serve)
+    _add_worker_parser(commands)
     demo = commands.add_parser(
         "demo",
         help="serve the keyless demo (/joke, /chat) with a fake streaming chat model",
     )
     _add_server_options(demo)
     return parser
+
+
+def _add_worker_parser(commands: Any) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="execute the runs of an app, without serving HTTP",
+        description="Import the FastAPI app TARGET and execute the runs that any of its "
+        "replicas created in its runs database. SIGTERM or SIGINT drains: no new "
+        "claims, the runs in flight get the grace period, the rest go back to the queue.",
+    )
+    worker.add_argument("target", metavar="TARGET", help="module:attr or path/to/file.py:attr")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="runs executed at once (default: the app's Runs(workers=...))",
+    )
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        help="seconds the runs in flight get to finish on SIGTERM (default: Runs.shutdown_grace)",
+    )
+    worker.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+    )
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    if args.command == "worker":
+        if args.concurrency is not None and args.concurrency < 1:
+            return "--concurrency must be at least 1"
+        if args.grace is not None and args.grace < 0:
+            return "--grace must be >= 0"
+        return None
+    if args.workers < 1:
+        return "--workers must be at least 1"
+    if args.reload and args.workers > 1:
+        return "use --reload or --workers, not both"
+    if args.command == "serve" and args.runs_workers is not None and args.runs_workers < 0:
+        return "--runs-workers must be >= 0"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,17 +416,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else 2
-    if args.workers < 1:
+    error = _usage_error(args)
+    if error is not None:
         parser.print_usage(sys.stderr)
-        sys.stderr.write("langserve-like: error: --workers must be at least 1\n")
-        return 2
-    if args.reload and args.workers > 1:
-        parser.print_usage(sys.stderr)
-        sys.stderr.write("langserve-like: error: use --reload or --workers, not both\n")
+        sys.stderr.write(f"langserve-like: error: {error}\n")
         return 2
     _configure_logging(args.log_level)
+    commands = {"serve": _serve, "worker": _worker, "demo": _demo}
     try:
-        return _serve(args) if args.command == "serve" else _demo(args)
+        return commands[args.command](args)
     except TargetError as exc:
         sys.stderr.write(f"langserve-like: error: {exc}\n")
         return 1

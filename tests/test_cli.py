@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from langchain_core.runnables import RunnableLambda
 from starlette.routing import Mount
 
 from langserve_like.cli import main, route_summary
+from langserve_like.runs.options import Runs
 from langserve_like.server.routes import add_routes
 from tests.servers import ROOT, free_port, wait_for_port
 
@@ -257,12 +259,37 @@ def test_cli_serve_reports_the_failing_import_with_its_traceback(
     assert "Traceback (most recent call last)" in err
 
 
+@pytest.mark.parametrize("attr", ["app", "chain"])
+def test_cli_worker_rejects_a_target_without_a_runs_engine(
+    project: Path, capsys: pytest.CaptureFixture[str], attr: str
+) -> None:
+    module = next(p.stem for p in project.glob("chains_*.py"))
+    status, err = run_main(["worker", f"{module}:{attr}"], capsys)
+    assert status == 1
+    assert f"'{module}:{attr}' has no runs engine" in err
+
+
+def test_cli_runs_workers_variable_overrides_the_apps_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LSL_RUNS_WORKERS", "0")
+    assert Runs(workers=8).with_environment().workers == 0
+    monkeypatch.setenv("LSL_RUNS_WORKERS", "")
+    assert Runs(workers=8).with_environment().workers == 8
+    monkeypatch.setenv("LSL_RUNS_WORKERS", "many")
+    with pytest.raises(ValueError, match="LSL_RUNS_WORKERS must be a number"):
+        Runs().with_environment()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["serve", "m:app", "--workers", "0"], "--workers must be at least 1"),
         (["serve", "m:app", "--reload", "--workers", "2"], "use --reload or --workers, not both"),
         (["serve", "m:app", "--playground-type", "fancy"], "invalid choice: 'fancy'"),
+        (["serve", "m:app", "--runs-workers", "-1"], "--runs-workers must be >= 0"),
+        (["worker", "m:app", "--concurrency", "0"], "--concurrency must be at least 1"),
+        (["worker", "m:app", "--grace", "-1"], "--grace must be >= 0"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
@@ -369,3 +396,37 @@ def _importable(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+# --- split deployments: API replicas and worker processes ------------------------------
+
+
+@pytest.mark.live
+def test_cli_worker_executes_the_runs_of_api_only_replicas_and_drains_on_sigint(
+    tmp_path: Path,
+) -> None:
+    """`serve --workers 2 --runs-workers 0` answers HTTP and executes nothing;
+    `langserve-like worker` executes every run; SIGTERM stops it cleanly."""
+    from langgraph_sdk import get_sync_client
+
+    from tests.runs.cluster import Cluster, runs_database
+    from tests.runs.invariants import read_audit
+
+    with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
+        url, [worker] = cluster.start(1, 3, processes=2)
+        with get_sync_client(url=url, timeout=60) as client:
+            threads = [client.threads.create()["thread_id"] for _ in range(3)]
+            for tid in threads:
+                assert client.runs.wait(tid, "steps", input={"steps": []}) == {
+                    "steps": ["a", "b", "c"]
+                }
+        worker.send_signal(signal.SIGINT)  # as Ctrl-C does; SIGTERM is the same
+        assert worker.wait(timeout=30) == 0
+        cluster.close()
+    claims = [e for e in read_audit(cluster.audit) if e.kind == "claim"]
+    assert len(claims) == 3
+    assert {e.pid for e in claims} == {worker.pid}
+    log = (tmp_path / "worker-1.log").read_text()
+    assert f"langserve-like worker {worker.pid}: executing up to 3 runs at once" in log
+    assert "SIGINT: draining" in log
+    assert f"langserve-like worker {worker.pid}: stopped" in log

@@ -61,6 +61,7 @@ class Engine:
         self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.options = self.options.with_environment()
         self.storage: Storage = await open_storage(self.options)
         self.db: Database = self.storage.db
         self.saver, self.store = self.storage.saver, self.storage.store

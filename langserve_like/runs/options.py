@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["DEFAULT_DATABASE", "Runs"]
+__all__ = ["DEFAULT_DATABASE", "WORKERS_ENV", "Runs"]
 
 DEFAULT_DATABASE = "./.langserve_like/runs.db"
+# Overrides `Runs.workers` when the engine starts, so that one app file serves as
+# an API replica (0) and, under `langserve-like worker`, as a worker process.
+WORKERS_ENV = "LSL_RUNS_WORKERS"
 Durability = Literal["sync", "async", "exit"]
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -24,7 +27,8 @@ class Runs:
     share the queue (`workers=0` for API-only replicas). `prefix` moves the
     LangGraph-compatible API (default: the app root, as the LangGraph server has
     it). `workers` is how many runs this process executes at once (0: API only,
-    another process executes). A run whose worker stops renewing its lease for
+    another process executes; the `LSL_RUNS_WORKERS` environment variable
+    overrides it). A run whose worker stops renewing its lease for
     `lease_ttl` seconds is retried, at most `max_failures` times in all. A failed
     run reports its exception's type; its message only with
     `expose_error_messages` (messages can carry secrets).
@@ -73,6 +77,15 @@ class Runs:
         if sep and scheme.split("+")[0] in ("postgresql", "postgres"):
             return f"postgresql://{rest}"
         return None
+
+    def with_environment(self) -> Runs:
+        """These options with `LSL_RUNS_WORKERS` applied if it is set."""
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if not raw:
+            return self
+        if not raw.isdigit():
+            raise ValueError(f"{WORKERS_ENV} must be a number >= 0, got {raw!r}")
+        return replace(self, workers=int(raw))
 
     def database_path(self) -> Path:
         """The SQLite file, its directory created if missing."""

@@ -4,14 +4,19 @@ and store, on one SQLite file or one PostgreSQL database (`Runs.database`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from langserve_like.runs.db import Database
+from langserve_like.runs.db import Conn, Database
 from langserve_like.runs.options import Runs
+from langserve_like.runs.worker import EXECUTING
 
-__all__ = ["Storage", "open_storage"]
+__all__ = ["LeaseLost", "Storage", "open_storage"]
+
+logger = logging.getLogger("langserve_like.runs")
 
 SAVER_POOL_SIZE = 6
 
@@ -30,13 +35,29 @@ class Storage:
         self.db.close()
 
 
-def _settled_saver(base: type[Any]) -> type[Any]:
+class LeaseLost(Exception):
+    """This attempt at a run no longer holds its lease: it may write nothing."""
+
+
+def _still_held(run_id: str, attempt: int, conn: Conn) -> bool:
+    sql = "SELECT 1 FROM lsl_runs WHERE run_id = ? AND attempt = ? AND status = 'running'"
+    return conn.execute(sql, (run_id, attempt)).fetchone() is not None
+
+
+def _settled_saver(base: type[Any], db: Database) -> type[Any]:
     """LangGraph's checkpointer, whose writes run to their commit even when the
-    run that made them is cancelled. A write cancelled between its INSERT and its
-    COMMIT would leave its transaction open on the shared connection: on SQLite
-    it holds the file's write lock, so every other writer (the finish of that very
-    run) would wait out its busy timeout and fail; a rollback must also see every
-    checkpoint the run wrote before it deletes them."""
+    run that made them is cancelled, and are refused once the run's attempt lost
+    its lease.
+
+    A write cancelled between its INSERT and its COMMIT would leave its
+    transaction open on the shared connection: on SQLite it holds the file's write
+    lock, so every other writer (the finish of that very run) would wait out its
+    busy timeout and fail; a rollback must also see every checkpoint the run wrote
+    before it deletes them. A worker resumed after a pause longer than its lease
+    (SIGSTOP, a long GC) must not write its late checkpoint: it would become the
+    thread's latest, a fork of the state the run's next attempt built. The check
+    is one primary-key read before each checkpoint of a run (checkpoints written
+    outside a run's execution, by update_state, are not fenced)."""
 
     class SettledSaver(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -44,7 +65,13 @@ def _settled_saver(base: type[Any]) -> type[Any]:
             self.in_flight: set[asyncio.Future[Any]] = set()
 
         async def aput(self, *args: Any, **kwargs: Any) -> Any:
-            return await self._shielded(super().aput(*args, **kwargs))
+            return await self._shielded(self._fenced_put(*args, **kwargs))
+
+        async def _fenced_put(self, *args: Any, **kwargs: Any) -> Any:
+            held = EXECUTING.get()
+            if held is not None and not await db.read(partial(_still_held, *held)):
+                raise LeaseLost(f"Run {held[0]} attempt {held[1]} lost its lease")
+            return await super().aput(*args, **kwargs)
 
         async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
             await self._shielded(super().aput_writes(*args, **kwargs))
@@ -52,8 +79,17 @@ def _settled_saver(base: type[Any]) -> type[Any]:
         async def _shielded(self, coro: Any) -> Any:
             task = asyncio.ensure_future(coro)
             self.in_flight.add(task)
-            task.add_done_callback(self.in_flight.discard)
+            task.add_done_callback(self._done)
             return await asyncio.shield(task)
+
+        def _done(self, task: asyncio.Future[Any]) -> None:
+            self.in_flight.discard(task)
+            if not task.cancelled():
+                # Taken here: the run awaiting it may have been cancelled, and a
+                # refused late write is expected, not a stray error.
+                error = task.exception()
+                if isinstance(error, LeaseLost):
+                    logger.warning("late_checkpoint_refused: %s", error)
 
         async def settled(self) -> None:
             """Wait for writes whose run was cancelled (before reading or undoing them)."""
@@ -61,6 +97,22 @@ def _settled_saver(base: type[Any]) -> type[Any]:
                 await asyncio.wait(set(self.in_flight))
 
     return SettledSaver
+
+
+async def _setup(setup: Callable[[], Awaitable[None]], errors: tuple[type[Exception], ...]) -> None:
+    """LangGraph's migrations of the checkpointer or the store, retried: processes
+    that start together on a new file race to apply the same migration, and the
+    loser fails on its version row (or its table); the retry finds it applied."""
+    attempts = 20
+    for attempt in range(attempts):
+        try:
+            await setup()
+            return
+        except errors:
+            if attempt == attempts - 1:
+                raise
+            logger.debug("Migrations raced with another process; retrying", exc_info=True)
+            await asyncio.sleep(0.05 * (attempt + 1))
 
 
 async def open_storage(options: Runs) -> Storage:
@@ -84,10 +136,10 @@ async def _open_sqlite(options: Runs) -> Storage:
     # Durable at the same level as the runs (NORMAL: no fsync per commit in WAL).
     await store_conn.execute(f"PRAGMA synchronous={options.synchronous}")
     # Checkpoints go through the runs' own writer thread and connection (see saver.py).
-    saver = _settled_saver(ThreadSqliteSaver)(db)
-    await saver.asetup()
+    saver = _settled_saver(ThreadSqliteSaver, db)(db)
+    await _setup(saver.asetup, db.errors)
     store = AsyncSqliteStore(store_conn)
-    await store.setup()
+    await _setup(store.setup, db.errors)
     return Storage(db, saver, store, closers=[store_conn.close])
 
 
@@ -113,7 +165,7 @@ async def _open_postgres(url: str) -> Storage:
     )
     try:
         await pool.open()
-        saver = _settled_saver(AsyncPostgresSaver)(pool)
+        saver = _settled_saver(AsyncPostgresSaver, db)(pool)
         store = AsyncPostgresStore(pool)
         await setup_checkpointing(url, saver, store)
     except BaseException:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +38,16 @@ logger = logging.getLogger("langserve_like.runs")
 # within this, not within the poll interval.
 CLAIM_PROBE = 0.05
 
+# Test-only: a file every claim, fenced finish and release of this process is
+# appended to, for the failure tests to check the queue's guarantees on.
+AUDIT_ENV = "LSL_AUDIT"
+
+# (run_id, attempt) in the task executing it and the tasks it starts (LangGraph's
+# background checkpoint writes): the checkpointer fences its writes on it.
+EXECUTING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "lsl_executing", default=None
+)
+
 
 @dataclass
 class Active:
@@ -45,6 +57,10 @@ class Active:
     renewed_at: float
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # interrupt | rollback | lost | shutdown
+    # Its outcome is being written: a stop now (the heartbeat finding the lease
+    # gone because this very finish committed) would skip the wake-ups and the
+    # webhook after the commit; a finish that lost its lease is fenced anyway.
+    finishing: bool = False
 
 
 class Worker:
@@ -66,6 +82,8 @@ class Worker:
         # Other processes' enqueues reach this one by a probe only on SQLite; on
         # PostgreSQL their NOTIFY wakes the claim loop (see Engine._on_wake).
         self._probe = engine.db.dialect == "sqlite"
+
+        self._audit_path = os.environ.get(AUDIT_ENV) or None
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,7 +132,7 @@ class Worker:
         active = self.active.get(run_id)
         if active is None or active.task is None:
             return False
-        if active.stop_reason is None:
+        if active.stop_reason is None and not active.finishing:
             active.stop_reason = reason
             active.task.cancel()
         return True
@@ -188,10 +206,22 @@ class Worker:
     def _start(self, row: Any) -> None:
         active = Active(row["run_id"], row["attempt"], row["thread_id"], time.monotonic())
         self.active[active.run_id] = active
+        self._audit("claim", active, active.renewed_at)
         active.task = asyncio.create_task(self._run(active, row))
+
+    def _audit(self, kind: str, active: Active, at: float) -> None:
+        """One `kind run_id attempt pid monotonic thread_id` line (see AUDIT_ENV).
+
+        `at` of a finish or release is taken before its transaction, that of a
+        claim after: a finish that committed before a claim is logged before it."""
+        if self._audit_path is not None:
+            fields = (kind, active.run_id, active.attempt, os.getpid(), f"{at:.6f}")
+            with open(self._audit_path, "a") as log:
+                log.write(" ".join(map(str, fields)) + f" {active.thread_id or '-'}\n")
 
     async def _run(self, active: Active, row: Any) -> None:
         engine = self.engine
+        EXECUTING.set((active.run_id, active.attempt))  # this task's own context
         writer = await engine.events.open_writer(active.run_id, active.attempt)
         try:
             payload = {"run_id": active.run_id, "attempt": active.attempt}
@@ -226,9 +256,11 @@ class Worker:
             reason = active.stop_reason
             await self.engine.saver.settled()
             if reason == "shutdown":
-                await self.engine.db.write(
+                at = time.monotonic()
+                if await self.engine.db.write(
                     lambda c: queue.release(c, active.run_id, active.attempt)
-                )
+                ):
+                    self._audit("release", active, at)
                 return None
             if reason == "lost" or reason is None:
                 logger.warning("Run %s attempt %s lost its lease", active.run_id, active.attempt)
@@ -243,6 +275,7 @@ class Worker:
 
     async def _finish(self, active: Active, writer: RunWriter, outcome: Outcome) -> None:
         engine = self.engine
+        active.finishing = True
         # The last events, `end` and the terminal status: one transaction.
         tail = await writer.take_tail()
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
@@ -263,7 +296,9 @@ class Worker:
                 queue.append_event(conn, active.run_id, active.attempt, event)
             return row, queue.has_pending(conn, row["thread_id"])
 
+        at = time.monotonic()
         row, queued = await engine.db.write(step)
+        self._audit("finish_rejected" if row is None else "finish_ok", active, at)
         if row is None:
             logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
             return

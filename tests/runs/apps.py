@@ -1,9 +1,11 @@
 """Apps served by a real uvicorn in the runs tests (configured by environment).
 
 LSL_RUNS_DB: the SQLite file or the postgresql:// URL. LSL_WORKLOG: a file every
-node of `steps` appends "<run_id> <node> start|end <attempt>" lines to.
-LSL_STEP_SECONDS: how long each `steps` node works. LSL_POLL: the engine's safety-net
-poll interval.
+node of `steps` appends "<run_id> <node> start|end <pid> <monotonic time>" lines
+to. LSL_STEP_SECONDS: how long each `steps` node works. LSL_LEASE_TTL,
+LSL_HEARTBEAT, LSL_REAPER, LSL_POLL, LSL_GRACE, LSL_MAX_FAILURES, LSL_WORKERS: the
+`Runs` options of the same names, short in the failure tests so that a lost
+worker is noticed in seconds.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def _log(config: RunnableConfig, node: str, what: str) -> None:
     path = os.environ.get("LSL_WORKLOG")
     if path:
         run_id = config["metadata"]["run_id"]
+        # One write per line: processes append to one file without tearing lines.
         with open(path, "a") as log:
-            log.write(f"{run_id} {node} {what}\n")
+            log.write(f"{run_id} {node} {what} {os.getpid()} {time.monotonic():.6f}\n")
 
 
 def step(name: str) -> Any:
@@ -137,6 +140,7 @@ runs = Runs(
     reaper_interval=float(os.environ.get("LSL_REAPER", "10")),
     shutdown_grace=float(os.environ.get("LSL_GRACE", "10")),
     poll_interval=float(os.environ.get("LSL_POLL", "1")),
+    max_failures=int(os.environ.get("LSL_MAX_FAILURES", "3")),
 )
 app = FastAPI()
 add_routes(app, echo, path="/echo", runs=runs)

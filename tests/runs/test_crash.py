@@ -48,11 +48,12 @@ def _server(
 
 
 def _worklog(path: Path) -> list[tuple[str, str, str]]:
-    """(run_id, node, start|end) lines; a line being written is left for later."""
+    """(run_id, node, start|end) of each line (whose pid and time are left out);
+    a line being written is left for later."""
     if not path.exists():
         return []
     lines = [line.split() for line in path.read_text().splitlines()]
-    return [(p[0], p[1], p[2]) for p in lines if len(p) == 3]
+    return [(p[0], p[1], p[2]) for p in lines if len(p) == 5]
 
 
 def _wait_until_mid_node(path: Path, deadline: float, ended_at_least: int = 4) -> None:
