@@ -44,3 +44,10 @@ def server(database: str, runs_dir: Path) -> Iterator[str]:
 def client(server: str) -> Iterator[SyncLangGraphClient]:
     with get_sync_client(url=server) as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def failure_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of each kind for one failure test's processes."""
+    with fresh_database(str(request.param), tmp_path) as database:
+        yield database

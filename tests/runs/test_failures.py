@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
-from tests.runs.cluster import Cluster, query, runs_database, wait_until
+from tests.runs.cluster import Cluster, query, wait_until
 from tests.runs.invariants import NODES, Entry, check, read_audit, read_worklog
 
 pytestmark = pytest.mark.live
@@ -36,8 +36,10 @@ def _ended_nodes(cluster: Cluster, pid: int | None = None) -> int:
     return sum(w.what == "end" and pid in (None, w.pid) for w in read_worklog(cluster.worklog))
 
 
-def test_failures_kill_9_of_one_worker_the_other_finishes_every_run(tmp_path: Path) -> None:
-    with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="0.3") as cluster:
+def test_failures_kill_9_of_one_worker_the_other_finishes_every_run(
+    tmp_path: Path, failure_db: str
+) -> None:
+    with Cluster(tmp_path, failure_db, LSL_STEP_SECONDS="0.3") as cluster:
         url, workers = cluster.start(2, 8)
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(25)]
@@ -82,10 +84,11 @@ def _claimed_by_before(audit: list[Entry], pid: int, at: float) -> set[str]:
 
 def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
     tmp_path: Path,
+    failure_db: str,
 ) -> None:
     """SIGSTOP past the lease: the reaper hands the run to the other worker, which
     finishes it; the paused worker, continued, writes nothing of its own."""
-    with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="1") as cluster:
+    with Cluster(tmp_path, failure_db, LSL_STEP_SECONDS="1") as cluster:
         url, [zombie] = cluster.start(1, 4)
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(3)]
@@ -139,8 +142,9 @@ def test_failures_a_paused_worker_loses_its_run_and_its_late_finish_is_rejected(
 
 def test_failures_sigterm_drains_a_worker_and_the_other_resumes_its_runs(
     tmp_path: Path,
+    failure_db: str,
 ) -> None:
-    with Cluster(tmp_path, runs_database(tmp_path), LSL_STEP_SECONDS="1.5") as cluster:
+    with Cluster(tmp_path, failure_db, LSL_STEP_SECONDS="1.5") as cluster:
         url, workers = cluster.start(2, 4, "--grace", "0.2")
         with get_sync_client(url=url, timeout=30) as client:
             threads = [client.threads.create()["thread_id"] for _ in range(4)]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.runs.cluster import Cluster, query, runs_database, wait_until
+from tests.runs.cluster import Cluster, query, wait_until
 from tests.runs.invariants import NODES, check, execution_order, read_audit, read_worklog
 
 pytestmark = pytest.mark.live
@@ -42,8 +42,10 @@ def _values(url: str, thread_id: str) -> Any:
     return httpx.get(f"{url}/threads/{thread_id}/state", timeout=30).json()["values"]
 
 
-def test_failures_claim_race_keeps_each_thread_in_creation_order(tmp_path: Path) -> None:
-    with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
+def test_failures_claim_race_keeps_each_thread_in_creation_order(
+    tmp_path: Path, failure_db: str
+) -> None:
+    with Cluster(tmp_path, failure_db) as cluster:
         url, _ = cluster.start(3, 4)
         busy = _new_thread(url)
         threads = [_new_thread(url) for _ in range(20)]
@@ -75,8 +77,9 @@ def test_failures_claim_race_keeps_each_thread_in_creation_order(tmp_path: Path)
 
 def test_failures_concurrent_creates_with_one_idempotency_key_make_one_run(
     tmp_path: Path,
+    failure_db: str,
 ) -> None:
-    with Cluster(tmp_path, runs_database(tmp_path)) as cluster:
+    with Cluster(tmp_path, failure_db) as cluster:
         url, _ = cluster.start(1, 4, processes=2)  # the retries land on both API processes
         thread_id = _new_thread(url)
         headers = {"Idempotency-Key": "retry-of-one-create"}
@@ -143,11 +146,11 @@ class _Chaos:
             self.workers.append(self.cluster.worker(4, wait=False))
 
 
-def test_failures_chaos_loop_keeps_every_invariant(tmp_path: Path) -> None:
+def test_failures_chaos_loop_keeps_every_invariant(tmp_path: Path, failure_db: str) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     env = {"LSL_STEP_SECONDS": "0.1", "LSL_MAX_FAILURES": "20", "LSL_GRACE": "1"}
-    with Cluster(tmp_path, runs_database(tmp_path), **env) as cluster:
+    with Cluster(tmp_path, failure_db, **env) as cluster:
         url, workers = cluster.start(3, 4)
         chaos = _Chaos(cluster, rng, workers)
         threads = [_new_thread(url) for _ in range(30)]
