@@ -133,6 +133,7 @@ async def _execute_graph(
         "context": kwargs.get("context"),
     }
     subgraphs = bool(kwargs.get("stream_subgraphs"))
+    seen = _Seen(frozenset(modes))
     if "events" in modes:
         async for event in graph.astream_events(graph_input, config, version="v2", **options):
             writer.emit("events", dumps(event))
@@ -140,8 +141,9 @@ async def _execute_graph(
         async for ns, mode, chunk in _graph_parts(
             graph, graph_input, config, modes, subgraphs, options
         ):
-            _emit_part(writer, modes, ns, mode, chunk)
-    state = await _thread_state(assistant, thread_id)
+            if not seen.took(ns, mode, chunk):
+                _emit_part(writer, modes, ns, mode, chunk)
+    state = seen.state() or await _thread_state(assistant, thread_id)
     output = state["values"]
     if state["interrupts"]:
         output = {**(output if isinstance(output, dict) else {}), "__interrupt__": state["all"]}
@@ -159,7 +161,8 @@ async def _graph_parts(
     subgraphs: bool,
     options: dict[str, Any],
 ) -> AsyncIterator[tuple[tuple[str, ...], str, Any]]:
-    lg_modes = sorted({"messages" if m == "messages-tuple" else m for m in modes})
+    # `values` and `updates` always: the run's final state is read from them (see _Seen).
+    lg_modes = sorted({"messages" if m == "messages-tuple" else m for m in modes} | _OWN)
     async for part in graph.astream(
         graph_input, config, stream_mode=lg_modes, subgraphs=subgraphs, **options
     ):
@@ -198,6 +201,41 @@ def _emit_message(writer: RunWriter, suffix: str, message: Any, metadata: Any) -
     complete = not type(message).__name__.endswith("Chunk")
     name = "messages/complete" if complete else "messages/partial"
     writer.emit(name + suffix, dumps([seen[message_id]]))
+
+
+_OWN = frozenset({"values", "updates"})
+
+
+class _Seen:
+    """The run's final state from what its top-level stream carried, without reading
+    the checkpoint back: the last `values` chunk is the thread's values, and a run that
+    streamed no `__interrupt__` update ended with nothing next (idle). Any interrupt
+    (dynamic or interrupt_before/after, which LangGraph always reports as an
+    `__interrupt__` update) or a run that streamed no values reads the checkpoint."""
+
+    def __init__(self, modes: frozenset[str]) -> None:
+        self.modes = modes  # what the run's caller asked for
+        self.values: Any = _NOTHING
+        self.interrupted = False
+
+    def took(self, ns: tuple[str, ...], mode: str, chunk: Any) -> bool:
+        """Note a chunk; True when only this reader asked for its mode."""
+        if ns:  # a subgraph's: its caller's own stream reports what the thread needs
+            pass
+        elif mode == "values":
+            self.values = chunk
+        elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
+            self.interrupted = True
+        return mode in _OWN and mode not in self.modes
+
+    def state(self) -> dict[str, Any] | None:
+        if self.interrupted or self.values is _NOTHING:
+            return None
+        values = to_jsonable(self.values)
+        return {"values": values, "interrupts": {}, "all": [], "status": "idle"}
+
+
+_NOTHING = object()
 
 
 async def _thread_state(assistant: Assistant, thread_id: str) -> dict[str, Any]:
