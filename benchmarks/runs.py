@@ -13,6 +13,8 @@ async `langgraph_sdk` client, and prints:
   (`AsyncSqliteSaver`), no HTTP; and beside it the same with the engine's own
   checkpointer (LangGraph's `SqliteSaver` on the runs' writer thread).
 
+`--http httptools --loop uvloop` serves with uvicorn's compiled HTTP parser and
+event loop (`uvicorn[standard]`; the default is its pure-Python h11 and asyncio).
 `--workers 2` serves with `uvicorn --workers 2` on the one SQLite file (then
 neither process is pinned). Server and client CPU seconds per run are printed
 too: on a shared machine they move less than the wall-clock figures.
@@ -147,7 +149,7 @@ async def main(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"BENCH_RUNS_DB": f"{tmp}/runs.db"}
-        extra = ["--loop", "asyncio"]
+        extra = ["--loop", args.loop, "--http", args.http]
         if args.workers > 1:
             extra += ["--workers", str(args.workers)]
         with run_uvicorn("benchmarks.apps.runs_app:app", env=env, extra_args=extra) as url:
@@ -167,6 +169,7 @@ async def main(args: argparse.Namespace) -> None:
     except ImportError:  # a checkout from before the engine had its own checkpointer
         engine_floor = None
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
+    print(f"uvicorn --http {args.http} --loop {args.loop} --workers {args.workers}")
     print(f"create-and-wait p50 {_ms(wait, 50)} ms, p90 {_ms(wait, 90)} ms (n={len(wait)})")
     print(f"first streamed event p50 {_ms(first, 50)} ms (n={len(first)})")
     print(
@@ -184,4 +187,8 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=300, help="samples per latency figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="throughput duration")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    # The defaults are uvicorn's pure-Python stack, what a plain `pip install uvicorn`
+    # serves with; `--http httptools --loop uvloop` is `uvicorn[standard]`'s.
+    parser.add_argument("--http", default="h11", help="uvicorn --http (h11 or httptools)")
+    parser.add_argument("--loop", default="asyncio", help="uvicorn --loop (asyncio or uvloop)")
     asyncio.run(main(parser.parse_args()))
