@@ -115,14 +115,12 @@ def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) ->
         ).fetchone()
         if found is not None:
             return found, False
-    if run.thread_id is not None:
-        now = _prepare_thread(conn, run)
-    else:
-        now = clock_ms(conn)
+    # A stateless run reads PostgreSQL's clock inside its INSERT (see `_clock`).
+    t, now_args = _clock(conn, _prepare_thread(conn, run) if run.thread_id is not None else None)
     row = conn.execute(
         "INSERT INTO lsl_runs (run_id, thread_id, graph_id, status, kwargs, metadata,"
         " multitask_strategy, idempotency_key, available_at, max_failures, created_at,"
-        " updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        f" updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, {t} + ?, ?, {t}, {t}) RETURNING *",
         (
             run.run_id,
             run.thread_id,
@@ -131,14 +129,16 @@ def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) ->
             dumps(run.metadata),
             run.multitask_strategy,
             run.idempotency_key,
-            now + run.after_ms,
+            *now_args,
+            run.after_ms,
             run.max_failures,
-            now,
-            now,
+            *now_args,
+            *now_args,
         ),
     ).fetchone()
     if lease is not None and not run.after_ms:
-        claimed = claim(conn, lease[0], lease[1], 1, run.run_id, now=now)
+        # The insert's clock: the run is available from then (`available_at`).
+        claimed = claim(conn, lease[0], lease[1], 1, run.run_id, now=int(row["created_at"]))
         run.claimed = claimed[0] if claimed else None
     if run.claimed is None:
         notify(conn)
