@@ -19,6 +19,13 @@ event loop (`uvicorn[standard]`; the default is its pure-Python h11 and asyncio)
 neither process is pinned). Server and client CPU seconds per run are printed
 too: on a shared machine they move less than the wall-clock figures.
 
+`--database postgresql://...` serves from that PostgreSQL database instead (and
+`--redis redis://...` streams through Redis): the floor is then LangGraph's
+`AsyncPostgresSaver` on the same database, and the database's committed
+transactions per run during the throughput phase are printed too (from
+`pg_stat_database`, read once the server has exited so every backend has flushed
+its counters).
+
 Run by hand, never in CI; figures go to benchmarks/RESULTS.md.
 """
 
@@ -127,6 +134,38 @@ async def engine_saver_floor(n: int) -> list[float]:
             db.close()
 
 
+async def postgres_floor(url: str, n: int) -> list[float]:
+    """The floor on PostgreSQL: LangGraph's saver with the pool settings it documents."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    async with AsyncConnectionPool(url, min_size=1, max_size=2, kwargs=kwargs, open=False) as pool:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        return await _floor(saver, n)
+
+
+def _pg_transactions(url: str) -> int:
+    """Transactions committed and rolled back in `url`'s database so far (every
+    autocommit statement is one): what the server has flushed to its statistics."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]) - 1  # this very query
+
+
+async def _settle_pg_stats() -> None:
+    """Idle backends flush their statistics within PostgreSQL's idle interval (10 s)."""
+    await asyncio.sleep(11)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children (uvicorn's workers)."""
     total = 0.0
@@ -147,8 +186,11 @@ def _children(pid: int) -> list[int]:
 
 async def main(args: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
+    xacts: int | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"BENCH_RUNS_DB": f"{tmp}/runs.db"}
+        env = {"BENCH_RUNS_DB": args.database or f"{tmp}/runs.db"}
+        if args.redis:
+            env["BENCH_RUNS_REDIS"] = args.redis
         extra = ["--loop", args.loop, "--http", args.http]
         if args.workers > 1:
             extra += ["--workers", str(args.workers)]
@@ -158,11 +200,20 @@ async def main(args: argparse.Namespace) -> None:
             wait = await create_and_wait(url, args.n)
             first = await first_event(url, args.n // 2)
             (server,) = _children(os.getpid())  # the uvicorn run_uvicorn started
+            if args.database:
+                await _settle_pg_stats()
+                xacts = _pg_transactions(args.database)
             cpu_before, mine_before = _cpu_seconds(server), time.process_time()
             rate = await throughput(url, 8, args.seconds)
             runs = rate * args.seconds
             server_cpu = (_cpu_seconds(server) - cpu_before) / runs * 1000
             client_cpu = (time.process_time() - mine_before) / runs * 1000
+    if args.database and xacts is not None:
+        xacts = _pg_transactions(args.database) - xacts  # the server has exited: all flushed
+        await report_postgres(
+            args, load_before, wait, first, rate, (server_cpu, client_cpu), xacts / runs
+        )
+        return
     floor = await in_process_floor(args.n)
     try:
         engine_floor: list[float] | None = await engine_saver_floor(args.n)
@@ -182,6 +233,28 @@ async def main(args: argparse.Namespace) -> None:
         print(f"in-process floor (ainvoke + the engine's checkpointer) p50 {ms} ms")
 
 
+async def report_postgres(
+    args: argparse.Namespace,
+    load_before: float,
+    wait: list[float],
+    first: list[float],
+    rate: float,
+    cpu: tuple[float, float],
+    xacts_per_run: float,
+) -> None:
+    floor = await postgres_floor(args.database, args.n)
+    print(f"PostgreSQL {args.database}, Redis {args.redis or 'none'}")
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
+    print(f"create-and-wait p50 {_ms(wait, 50)} ms, p90 {_ms(wait, 90)} ms (n={len(wait)})")
+    print(f"first streamed event p50 {_ms(first, 50)} ms (n={len(first)})")
+    print(
+        f"throughput, 8 clients, {args.workers} server process(es): {rate:.1f} runs/s over "
+        f"{args.seconds:.0f} s; CPU per run: server {cpu[0]:.1f} ms, client {cpu[1]:.1f} ms"
+    )
+    print(f"database transactions per run (throughput phase, pg_stat_database) {xacts_per_run:.1f}")
+    print(f"in-process floor (ainvoke + AsyncPostgresSaver) p50 {_ms(floor, 50)} ms")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="samples per latency figure")
@@ -191,4 +264,6 @@ if __name__ == "__main__":
     # serves with; `--http httptools --loop uvloop` is `uvicorn[standard]`'s.
     parser.add_argument("--http", default="h11", help="uvicorn --http (h11 or httptools)")
     parser.add_argument("--loop", default="asyncio", help="uvicorn --loop (asyncio or uvloop)")
+    parser.add_argument("--database", help="a postgresql:// URL to serve from (default: SQLite)")
+    parser.add_argument("--redis", help="a redis:// URL for the streams (with --database)")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,7 @@
 """The runs benchmark's server: a one-node graph served with `runs=True`.
 
-`BENCH_RUNS_DB` names the SQLite file (the benchmark passes a fresh one).
+`BENCH_RUNS_DB` names the SQLite file (the benchmark passes a fresh one) or a
+`postgresql://` database; `BENCH_RUNS_REDIS`, if set, a Redis for the streams.
 """
 
 from __future__ import annotations
@@ -26,4 +27,5 @@ def bump(state: State) -> dict[str, Any]:
 graph = StateGraph(State).add_node("bump", bump).add_edge(START, "bump").compile()
 
 app = FastAPI()
-add_routes(app, graph, path="/trivial", runs=Runs(database=os.environ.get("BENCH_RUNS_DB")))
+runs = Runs(database=os.environ.get("BENCH_RUNS_DB"), redis=os.environ.get("BENCH_RUNS_REDIS"))
+add_routes(app, graph, path="/trivial", runs=runs)

@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 __all__ = [
+    "CLOCK_SQL",
     "WAKE_CHANNEL",
     "Conn",
     "clock_ms",
@@ -34,6 +35,10 @@ __all__ = [
 WAKE_CHANNEL = "lsl_wake"
 
 T = TypeVar("T")
+
+# PostgreSQL's clock in epoch ms, as `clock_ms` reads it: a statement may read it
+# beside its own columns instead of paying a round trip of its own.
+CLOCK_SQL = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 
 class Cursor(Protocol):
@@ -90,7 +95,6 @@ _SQL = {
     "sqlite": {
         "least": "min",  # the two-argument scalar minimum
         "skip_locked": "",  # one writer at a time: nothing to skip
-        "lock_row": "",
         "run_id_of": "json_extract(CAST(metadata AS TEXT), '$.run_id')",  # checkpoint metadata
         "json_param": "?",
     },
@@ -98,8 +102,6 @@ _SQL = {
         "least": "least",
         # Claimers on other replicas skip the runs one of them is taking.
         "skip_locked": " FOR UPDATE OF r SKIP LOCKED",
-        # Creates on one thread take turns (multitask strategies read, then write).
-        "lock_row": " FOR UPDATE",
         "run_id_of": "metadata->>'run_id'",
         # A JSON text where PostgreSQL cannot infer the column's type (inside CASE).
         "json_param": "CAST(? AS jsonb)",
@@ -131,7 +133,7 @@ def clock_ms(conn: Conn) -> int:
     database server's on PostgreSQL, one clock for every replica whatever their
     own clocks say (one round trip); the application's on SQLite (one host)."""
     if conn.dialect == "postgres":
-        row = conn.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+        row = conn.execute(f"SELECT {CLOCK_SQL}")
         return int(row.fetchone()[0])
     return now_ms()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.utils.uuid import uuid7
 
-from langserve_like.runs.db import Conn, clock_ms, dumps, notify, now_ms, sql
+from langserve_like.runs.db import CLOCK_SQL, Conn, clock_ms, dumps, notify, now_ms, sql
 
 __all__ = [
     "Conflict",
@@ -115,13 +115,12 @@ def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) ->
         ).fetchone()
         if found is not None:
             return found, False
-    now = clock_ms(conn)
-    if run.thread_id is not None:
-        _prepare_thread(conn, run, now)
-    conn.execute(
+    # A stateless run reads PostgreSQL's clock inside its INSERT (see `_clock`).
+    t, now_args = _clock(conn, _prepare_thread(conn, run) if run.thread_id is not None else None)
+    row = conn.execute(
         "INSERT INTO lsl_runs (run_id, thread_id, graph_id, status, kwargs, metadata,"
         " multitask_strategy, idempotency_key, available_at, max_failures, created_at,"
-        " updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+        f" updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, {t} + ?, ?, {t}, {t}) RETURNING *",
         (
             run.run_id,
             run.thread_id,
@@ -130,25 +129,39 @@ def insert_run(conn: Conn, run: NewRun, lease: tuple[str, int] | None = None) ->
             dumps(run.metadata),
             run.multitask_strategy,
             run.idempotency_key,
-            now + run.after_ms,
+            *now_args,
+            run.after_ms,
             run.max_failures,
-            now,
-            now,
+            *now_args,
+            *now_args,
         ),
-    )
-    row = conn.execute("SELECT * FROM lsl_runs WHERE run_id = ?", (run.run_id,)).fetchone()
+    ).fetchone()
     if lease is not None and not run.after_ms:
-        claimed = claim(conn, lease[0], lease[1], 1, run.run_id)
+        # The insert's clock: the run is available from then (`available_at`).
+        claimed = claim(conn, lease[0], lease[1], 1, run.run_id, now=int(row["created_at"]))
         run.claimed = claimed[0] if claimed else None
     if run.claimed is None:
         notify(conn)
     return row, True
 
 
-def _prepare_thread(conn: Conn, run: NewRun, now: int) -> None:
-    exists = conn.execute(
-        f"SELECT 1 FROM lsl_threads WHERE thread_id = ?{sql(conn, 'lock_row')}", (run.thread_id,)
-    ).fetchone()
+def _prepare_thread(conn: Conn, run: NewRun) -> int:
+    """Lock the thread's row and apply the multitask strategy; the clock (`now`).
+
+    On PostgreSQL creates on one thread take turns on the row lock (a multitask
+    strategy reads, then writes), and the clock is read in the same statement
+    (one round trip rather than two); SQLite has one writer at a time."""
+    if conn.dialect == "postgres":
+        locked = conn.execute(
+            f"SELECT {CLOCK_SQL}, (SELECT 1 FROM lsl_threads WHERE thread_id = ? FOR UPDATE)",
+            (run.thread_id,),
+        ).fetchone()
+        now, exists = int(locked[0]), locked[1]
+    else:
+        now = now_ms()
+        exists = conn.execute(
+            "SELECT 1 FROM lsl_threads WHERE thread_id = ?", (run.thread_id,)
+        ).fetchone()
     if exists is None:
         if run.if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
@@ -173,23 +186,32 @@ def _prepare_thread(conn: Conn, run: NewRun, now: int) -> None:
         " updated_at = ? WHERE thread_id = ?",
         (run.graph_id, now, run.thread_id),
     )
+    return now
 
 
-def claim(conn: Conn, owner: str, ttl_ms: int, limit: int, run_id: str | None = None) -> list[Any]:
+def claim(
+    conn: Conn,
+    owner: str,
+    ttl_ms: int,
+    limit: int,
+    run_id: str | None = None,
+    *,
+    now: int | None = None,
+) -> list[Any]:
     """Take up to `limit` runs that may start now: the oldest pending run of each
     thread with nothing running (FIFO per thread), and stateless runs; only
-    `run_id` if given."""
-    now = clock_ms(conn)
+    `run_id` if given. `now` is the clock already read in this transaction."""
+    t, now_args = _clock(conn, now)
     return conn.execute(
         f"""
         UPDATE lsl_runs SET status = 'running', attempt = attempt + 1, lease_owner = ?,
-          lease_expires_at = ?, retry_at = NULL, started_at = coalesce(started_at, ?),
-          updated_at = ?
+          lease_expires_at = {t} + ?, retry_at = NULL, started_at = coalesce(started_at, {t}),
+          updated_at = {t}
         WHERE run_id IN (
           SELECT r.run_id FROM lsl_runs r
-          WHERE r.status = 'pending' AND r.available_at <= ?
+          WHERE r.status = 'pending' AND r.available_at <= {t}
             AND (CAST(? AS TEXT) IS NULL OR r.run_id = ?)
-            AND (r.retry_at IS NULL OR r.retry_at <= ?)
+            AND (r.retry_at IS NULL OR r.retry_at <= {t})
             AND (r.thread_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
                 AND (o.status = 'running' OR (o.status = 'pending'
@@ -197,17 +219,37 @@ def claim(conn: Conn, owner: str, ttl_ms: int, limit: int, run_id: str | None = 
           ORDER BY r.available_at, r.run_id LIMIT ?{sql(conn, "skip_locked")})
         RETURNING *
         """,
-        (owner, now + ttl_ms, now, now, now, run_id, run_id, now, limit),
+        (
+            owner,
+            *now_args,
+            ttl_ms,
+            *now_args,
+            *now_args,
+            *now_args,
+            run_id,
+            run_id,
+            *now_args,
+            limit,
+        ),
     ).fetchall()
+
+
+def _clock(conn: Conn, now: int | None) -> tuple[str, tuple[int, ...]]:
+    """How a statement reads the clock: `now` as a parameter if the transaction
+    read it already, else PostgreSQL's clock inline (no round trip of its own),
+    else the application's (`clock_ms`)."""
+    if now is None and conn.dialect == "postgres":
+        return CLOCK_SQL, ()
+    return "?", (clock_ms(conn) if now is None else now,)
 
 
 def heartbeat(conn: Conn, run_id: str, attempt: int, ttl_ms: int) -> tuple[bool, str | None]:
     """Renew a lease: (still ours, the durable cancel request if any)."""
-    now = clock_ms(conn)
+    t, now_args = _clock(conn, None)
     row = conn.execute(
-        "UPDATE lsl_runs SET lease_expires_at = ?, updated_at = ? WHERE run_id = ?"
+        f"UPDATE lsl_runs SET lease_expires_at = {t} + ?, updated_at = {t} WHERE run_id = ?"
         " AND attempt = ? AND status = 'running' RETURNING cancel_action",
-        (now + ttl_ms, now, run_id, attempt),
+        (*now_args, ttl_ms, *now_args, run_id, attempt),
     ).fetchone()
     return (False, None) if row is None else (True, row["cancel_action"])
 
@@ -239,10 +281,11 @@ def finish(
         ),
     ).fetchone()
     if row is not None:
-        if row["thread_id"] is not None:
-            _settle_thread(conn, row["thread_id"], now, thread or {})
+        busy = row["thread_id"] is not None and _settle_thread(
+            conn, row["thread_id"], now, thread or {}
+        )
         notify(conn, run_id)
-        if has_pending(conn, row["thread_id"]):
+        if busy:
             notify(conn)  # the thread's next run may start now, on any replica
     return row
 
@@ -262,21 +305,24 @@ def settle_thread(conn: Conn, thread_id: str, state: dict[str, Any]) -> None:
     _settle_thread(conn, thread_id, now_ms(), state)
 
 
-def _settle_thread(conn: Conn, thread_id: str, now: int, state: dict[str, Any]) -> None:
-    busy = conn.execute(
-        "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status IN ('pending', 'running')",
-        (thread_id,),
-    ).fetchone()
-    status = "busy" if busy else state.get("status", "idle")
-    sets = ["status = ?", "updated_at = ?"]
-    args: list[Any] = [status, now]
+def _settle_thread(conn: Conn, thread_id: str, now: int, state: dict[str, Any]) -> bool:
+    """One statement: busy while the thread has a run in flight, else the state's
+    status. Whether it is busy (it has a queued run, or one still running)."""
+    sets = [
+        "status = CASE WHEN EXISTS (SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status IN"
+        " ('pending', 'running')) THEN 'busy' ELSE ? END",
+        "updated_at = ?",
+    ]
+    args: list[Any] = [thread_id, state.get("status", "idle"), now]
     for column in ("values", "interrupts", "error"):
         if column in state:
             sets.append(f'"{column}" = ?')
             args.append(None if state[column] is None else dumps(state[column]))
-    conn.execute(
-        f"UPDATE lsl_threads SET {', '.join(sets)} WHERE thread_id = ?", (*args, thread_id)
-    )
+    row = conn.execute(
+        f"UPDATE lsl_threads SET {', '.join(sets)} WHERE thread_id = ? RETURNING status",
+        (*args, thread_id),
+    ).fetchone()
+    return row is not None and row[0] == "busy"
 
 
 def release(conn: Conn, run_id: str, attempt: int) -> bool:

@@ -4,6 +4,7 @@ and store, on one SQLite file or one PostgreSQL database (`Runs.database`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -166,6 +167,10 @@ async def _open_postgres(url: str) -> Storage:
     try:
         await pool.open()
         saver = _settled_saver(AsyncPostgresSaver, db)(pool)
+        # Its lock keeps one connection to one user at a time; each of its calls
+        # takes a connection of the pool's own, so the lock only queued every
+        # run's checkpoints behind one another.
+        saver.lock = contextlib.nullcontext()
         store = AsyncPostgresStore(pool)
         await setup_checkpointing(url, saver, store)
     except BaseException:
