@@ -147,6 +147,9 @@ class PostgresDatabase:
             kwargs={"autocommit": True},
             configure=configure,
             timeout=10,
+            # A restarted server leaves every idle connection broken: each would
+            # fail one request. A checkout costs one empty round trip to test it.
+            check=ConnectionPool.check_connection,
             name="lsl-runs",
             open=True,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,13 @@ def _error(exc: BaseException, expose: bool) -> dict[str, Any]:
     return {"error": type(exc).__name__, "message": message}
 
 
+def _database_lost(exc: BaseException) -> bool:
+    """A PostgreSQL connection that broke (a server restart): psycopg is loaded
+    whenever the storage is PostgreSQL."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 async def execute(
     assistant: Assistant,
     row: Any,
@@ -100,6 +108,8 @@ async def execute(
             return await _execute_graph(assistant, row, kwargs, writer, durability)
         return await _execute_runnable(assistant, row, kwargs, writer)
     except Exception as exc:
+        if _database_lost(exc):
+            raise  # not the run's fault: its lease lapses and another attempt resumes it
         logger.exception("Run %s of %r failed", row["run_id"], assistant.graph_id)
         error = _error(exc, expose_errors)
         writer.emit("error", dumps(error))

@@ -350,14 +350,21 @@ def cancel(conn: Conn, run_id: str, action: str) -> str | None:
         return None
     now = now_ms()
     if row["status"] == "pending":
+        # Only while still pending: on PostgreSQL a worker may claim it between
+        # the read above and this write; the running branch then applies.
         if action == "rollback":
-            conn.execute("DELETE FROM lsl_runs WHERE run_id = ?", (run_id,))
+            cur = conn.execute(
+                "DELETE FROM lsl_runs WHERE run_id = ? AND status = 'pending'", (run_id,)
+            )
         else:
-            conn.execute(
+            cur = conn.execute(
                 "UPDATE lsl_runs SET status = 'interrupted', ended_at = ?, updated_at = ?"
-                " WHERE run_id = ?",
+                " WHERE run_id = ? AND status = 'pending'",
                 (now, now, run_id),
             )
+        if cur.rowcount == 0:
+            return cancel(conn, run_id, action)
+        if action != "rollback":
             _append_terminal(conn, run_id, 0, "interrupted")
         if row["thread_id"] is not None:
             _settle_thread(conn, row["thread_id"], now, {})

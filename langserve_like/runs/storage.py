@@ -162,7 +162,14 @@ async def _open_postgres(url: str) -> Storage:
     # LangGraph's savers take dict rows and no server-side prepared statements.
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=SAVER_POOL_SIZE, kwargs=kwargs, open=False, name="lsl-saver"
+        url,
+        min_size=1,
+        max_size=SAVER_POOL_SIZE,
+        kwargs=kwargs,
+        open=False,
+        name="lsl-saver",
+        # As the runs pool: no request fails on a connection a restart broke.
+        check=AsyncConnectionPool.check_connection,
     )
     try:
         await pool.open()

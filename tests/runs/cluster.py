@@ -86,14 +86,23 @@ class Cluster:
     ) -> tuple[str, list[subprocess.Popen[bytes]]]:
         """The API server (`processes` executing no runs) and `workers` worker
         processes, started at once (each takes seconds to import the app)."""
-        port = free_port()
-        serve = ["serve", APP, "--port", str(port), "--workers", str(processes)]
-        api = self._spawn([*serve, "--runs-workers", "0", "--log-level", "warning"], "api.log")
+        port, api = self._api(processes, "api.log")
         started = [self.worker(concurrency, *args, wait=False) for _ in range(workers)]
         wait_for_port(port, api)
         for proc in started:
             self.ready(proc)
         return f"http://127.0.0.1:{port}", started
+
+    def _api(self, processes: int, log: str) -> tuple[int, subprocess.Popen[bytes]]:
+        port = free_port()
+        serve = ["serve", APP, "--port", str(port), "--workers", str(processes)]
+        return port, self._spawn([*serve, "--runs-workers", "0", "--log-level", "warning"], log)
+
+    def replica(self) -> str:
+        """Another API server (executing no runs) on the same database: a replica."""
+        port, api = self._api(1, f"api-{len(self.procs)}.log")
+        wait_for_port(port, api)
+        return f"http://127.0.0.1:{port}"
 
     def worker(self, concurrency: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
         """A worker process, once it executes runs (`wait`)."""
