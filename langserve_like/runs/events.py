@@ -54,7 +54,9 @@ class RunWriter:
         self.seq += 1
         item = Event(self.seq, event, data)
         self.tail.append(item)
-        self.log.fan_out(self.run_id, item)
+        # Redis gets it once it is in the database (`flush`): a client of another
+        # process must never hold an event that a crash could leave unwritten.
+        self.log.fan_out(self.run_id, item, publish=False)
         self.log.mark_dirty(self, urgent=len(self.tail) >= FLUSH_BATCH)
         return item
 
@@ -135,6 +137,13 @@ class EventLog:
             await self.db.write(write)
             for writer, batch in batches:
                 del writer.tail[: len(batch)]
+                self.publish(writer.run_id, writer.attempt, batch)
+
+    def publish(self, run_id: str, attempt: int, events: list[Event]) -> None:
+        """Send written events to the other processes' listeners (with Redis)."""
+        if self.broker is not None:
+            for event in events:
+                self.broker.publish(run_id, attempt, event)
 
     def live_count(self) -> tuple[int, int]:
         """(channels, subscribers) held in memory: a reconnect storm must leave none."""
@@ -167,12 +176,14 @@ class EventLog:
             if not channel.subscribers:
                 del self._channels[writer.run_id]
 
-    def fan_out(self, run_id: str, item: Event) -> None:
+    def fan_out(self, run_id: str, item: Event, publish: bool = True) -> None:
+        """`item` to this process's listeners; with `publish`, also to Redis (an
+        event already in the database)."""
         channel = self._channels.get(run_id)
         if channel is None:
             return
-        if self.broker is not None and channel.writer is not None:
-            self.broker.publish(run_id, channel.writer.attempt, item)
+        if publish and channel.writer is not None:
+            self.publish(run_id, channel.writer.attempt, [item])
         for queue in list(channel.subscribers):
             try:
                 queue.put_nowait(item)

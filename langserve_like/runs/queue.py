@@ -149,14 +149,15 @@ def _prepare_thread(conn: Conn, run: NewRun) -> int:
     """Lock the thread's row and apply the multitask strategy; the clock (`now`).
 
     On PostgreSQL creates on one thread take turns on the row lock (a multitask
-    strategy reads, then writes), and the clock is read in the same statement
-    (one round trip rather than two); SQLite has one writer at a time."""
+    strategy reads, then writes); SQLite has one writer at a time."""
     if conn.dialect == "postgres":
-        locked = conn.execute(
-            f"SELECT {CLOCK_SQL}, (SELECT 1 FROM lsl_threads WHERE thread_id = ? FOR UPDATE)",
-            (run.thread_id,),
+        # The clock is read once the lock is held, in a statement of its own: read
+        # before (in the locking statement) a create that waited for the lock would
+        # sort before the run that held it, which a worker may have started already.
+        exists = conn.execute(
+            "SELECT 1 FROM lsl_threads WHERE thread_id = ? FOR UPDATE", (run.thread_id,)
         ).fetchone()
-        now, exists = int(locked[0]), locked[1]
+        now = clock_ms(conn)
     else:
         now = now_ms()
         exists = conn.execute(

@@ -302,6 +302,7 @@ class Worker:
         if row is None:
             logger.warning("lease_lost_on_finish run=%s attempt=%s", active.run_id, active.attempt)
             return
+        engine.events.publish(active.run_id, active.attempt, tail)  # now in the database
         engine.events.fan_out(active.run_id, end)
         engine.notify_done(active.run_id, row, wake=queued)
         engine.after_finish(row)
