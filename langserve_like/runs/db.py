@@ -95,6 +95,7 @@ _SQL = {
     "sqlite": {
         "least": "min",  # the two-argument scalar minimum
         "skip_locked": "",  # one writer at a time: nothing to skip
+        "share_lock": "",
         "run_id_of": "json_extract(CAST(metadata AS TEXT), '$.run_id')",  # checkpoint metadata
         "json_param": "?",
     },
@@ -102,6 +103,9 @@ _SQL = {
         "least": "least",
         # Claimers on other replicas skip the runs one of them is taking.
         "skip_locked": " FOR UPDATE OF r SKIP LOCKED",
+        # Holds the run's row while its events go in: a rollback deleting the run
+        # meanwhile waits, or has deleted it and the events are not written.
+        "share_lock": " FOR SHARE",
         "run_id_of": "metadata->>'run_id'",
         # A JSON text where PostgreSQL cannot infer the column's type (inside CASE).
         "json_param": "CAST(? AS jsonb)",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langserve_like.runs.broker import Broker
-from langserve_like.runs.db import Conn, Database, now_ms
+from langserve_like.runs.db import Conn, Database, now_ms, sql
 from langserve_like.runs.frames import SLOW, Event
 from langserve_like.runs.relay import relay
 
@@ -130,7 +130,8 @@ class EventLog:
                 conn.executemany(
                     "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
                     " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM lsl_runs WHERE run_id = ?"
-                    " AND attempt = ? AND status = 'running') ON CONFLICT DO NOTHING",
+                    f" AND attempt = ? AND status = 'running'{sql(conn, 'share_lock')})"
+                    " ON CONFLICT DO NOTHING",
                     rows,
                 )
 
