@@ -8,10 +8,8 @@ accepts), else a fresh SQLite file in the test's directory.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.runs import databases
 from tests.servers import ROOT, free_port, wait_for_port
 
 APP = "tests.runs.apps:app"
@@ -36,13 +35,7 @@ def runs_database(tmp_path: Path) -> str:
 
 def query(database: str, sql: str, *params: Any) -> list[Any]:
     """Rows of `sql` (with `?` placeholders) on the runs database."""
-    if "://" in database and not database.startswith("sqlite"):
-        import psycopg
-
-        with psycopg.connect(database, autocommit=True) as pg:
-            return pg.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
-    with contextlib.closing(sqlite3.connect(database, timeout=30)) as conn:
-        return conn.execute(sql, params).fetchall()
+    return databases.query(database, sql, params)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:

@@ -82,5 +82,6 @@ def query(database: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any
             return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), args).fetchall()]
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(database)) as db:
+    # Worker processes may hold the file's write lock for a while: wait for it.
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
         return [tuple(r) for r in db.execute(sql, args).fetchall()]
