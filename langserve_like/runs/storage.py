@@ -155,7 +155,7 @@ async def _open_postgres(url: str) -> Storage:
             "Runs on PostgreSQL need the postgres extra: pip install 'langserve-like[postgres]'"
         ) from exc
 
-    from langserve_like.runs.db_postgres import PostgresDatabase
+    from langserve_like.runs.db_postgres import PostgresDatabase, acheck_idle
     from langserve_like.runs.migrations import setup_checkpointing
 
     db = await asyncio.to_thread(PostgresDatabase, url)  # connects and migrates
@@ -169,7 +169,7 @@ async def _open_postgres(url: str) -> Storage:
         open=False,
         name="lsl-saver",
         # As the runs pool: no request fails on a connection a restart broke.
-        check=AsyncConnectionPool.check_connection,
+        check=acheck_idle,
     )
     try:
         await pool.open()
