@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from functools import partial
 from typing import Any
@@ -110,6 +111,7 @@ class Engine:
     async def create_run(self, new: queue.NewRun) -> tuple[Any, bool]:
         """Commit the run, then wake the worker: a 2xx answer means it is on disk."""
         lease = self.worker.reserve_slot()
+        sent = time.monotonic()
         try:
             row, created = await self.db.write(lambda c: queue.insert_run(c, new, lease))
         finally:
@@ -119,7 +121,7 @@ class Engine:
             for run_id in new.cancelled:
                 await self._stop_anywhere(run_id, new.multitask_strategy)
             if new.claimed is not None:
-                self.worker.adopt(new.claimed)
+                self.worker.adopt(new.claimed, sent)
             else:
                 self.worker.wake()
             if new.after_ms:

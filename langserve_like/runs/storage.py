@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -13,7 +14,7 @@ from typing import Any
 
 from langserve_like.runs.db import Conn, Database
 from langserve_like.runs.options import Runs
-from langserve_like.runs.worker import EXECUTING
+from langserve_like.runs.worker import EXECUTING, Active
 
 __all__ = ["LeaseLost", "Storage", "open_storage"]
 
@@ -45,7 +46,16 @@ def _still_held(run_id: str, attempt: int, conn: Conn) -> bool:
     return conn.execute(sql, (run_id, attempt)).fetchone() is not None
 
 
-def _settled_saver(base: type[Any], db: Database) -> type[Any]:
+def _surely_held(active: Active, trust_lease: bool) -> bool:
+    """Whether the attempt's lease is known to be valid without asking the database:
+    within its fresh third (`Active.lease_until`) and not being stopped. Only where
+    every stop reaches the executing process at once (PostgreSQL's NOTIFY carries
+    cancels and a thread's deletion to every replica); SQLite's sibling processes
+    learn of a deleted thread at their next heartbeat, so they always ask."""
+    return trust_lease and active.stop_reason is None and time.monotonic() < active.lease_until
+
+
+def _settled_saver(base: type[Any], db: Database, trust_lease: bool = False) -> type[Any]:
     """LangGraph's checkpointer, whose writes run to their commit even when the
     run that made them is cancelled, and are refused once the run's attempt lost
     its lease.
@@ -58,7 +68,8 @@ def _settled_saver(base: type[Any], db: Database) -> type[Any]:
     (SIGSTOP, a long GC) must not write its late checkpoint: it would become the
     thread's latest, a fork of the state the run's next attempt built. The check
     is one primary-key read before each checkpoint of a run (checkpoints written
-    outside a run's execution, by update_state, are not fenced)."""
+    outside a run's execution, by update_state, are not fenced), skipped while the
+    lease is surely held (`_surely_held`)."""
 
     class SettledSaver(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -70,8 +81,10 @@ def _settled_saver(base: type[Any], db: Database) -> type[Any]:
 
         async def _fenced_put(self, *args: Any, **kwargs: Any) -> Any:
             held = EXECUTING.get()
-            if held is not None and not await db.read(partial(_still_held, *held)):
-                raise LeaseLost(f"Run {held[0]} attempt {held[1]} lost its lease")
+            if held is not None and not _surely_held(held, trust_lease):
+                check = partial(_still_held, held.run_id, held.attempt)
+                if not await db.read(check):
+                    raise LeaseLost(f"Run {held.run_id} attempt {held.attempt} lost its lease")
             return await super().aput(*args, **kwargs)
 
         async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
@@ -173,7 +186,7 @@ async def _open_postgres(url: str) -> Storage:
     )
     try:
         await pool.open()
-        saver = _settled_saver(AsyncPostgresSaver, db)(pool)
+        saver = _settled_saver(AsyncPostgresSaver, db, trust_lease=True)(pool)
         # Its lock keeps one connection to one user at a time; each of its calls
         # takes a connection of the pool's own, so the lock only queued every
         # run's checkpoints behind one another.

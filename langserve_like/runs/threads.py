@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from langserve_like.runs import saver_tables
-from langserve_like.runs.db import Conn, dumps, loads, now_ms
-from langserve_like.runs.queue import Conflict
+from langserve_like.runs.db import Conn, dumps, loads, notify, now_ms
+from langserve_like.runs.queue import CANCEL, Conflict
 
 __all__ = ["copy", "count", "create", "delete", "get", "patch", "search"]
 
@@ -83,6 +83,8 @@ def delete(conn: Conn, thread_id: str) -> list[str]:
     ]
     conn.execute("DELETE FROM lsl_threads WHERE thread_id = ?", (thread_id,))
     saver_tables.delete_thread(conn, thread_id)
+    for run_id in running:  # whichever replica executes it stops it, and its checkpoints
+        notify(conn, f"{CANCEL}lost:{run_id}")
     return running
 
 

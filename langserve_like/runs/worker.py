@@ -42,12 +42,6 @@ CLAIM_PROBE = 0.05
 # appended to, for the failure tests to check the queue's guarantees on.
 AUDIT_ENV = "LSL_AUDIT"
 
-# (run_id, attempt) in the task executing it and the tasks it starts (LangGraph's
-# background checkpoint writes): the checkpointer fences its writes on it.
-EXECUTING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
-    "lsl_executing", default=None
-)
-
 
 @dataclass
 class Active:
@@ -55,12 +49,24 @@ class Active:
     attempt: int
     thread_id: str | None
     renewed_at: float
+    # Until this monotonic time the lease is surely still this attempt's: it was
+    # set or renewed by a statement sent after `lease_until - lease_ttl / 3`, so
+    # it expires no sooner than two thirds of a lease later (room for clock
+    # drift). A pause past it (SIGSTOP) leaves the time behind: no shortcut then.
+    lease_until: float = 0.0
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # interrupt | rollback | lost | shutdown
     # Its outcome is being written: a stop now (the heartbeat finding the lease
     # gone because this very finish committed) would skip the wake-ups and the
     # webhook after the commit; a finish that lost its lease is fenced anyway.
     finishing: bool = False
+
+
+# The attempt in the task executing it and the tasks it starts (LangGraph's
+# background checkpoint writes): the checkpointer fences its writes on it.
+EXECUTING: contextvars.ContextVar[Active | None] = contextvars.ContextVar(
+    "lsl_executing", default=None
+)
 
 
 class Worker:
@@ -98,9 +104,9 @@ class Worker:
     def free_slot(self) -> None:
         self._reserved -= 1
 
-    def adopt(self, row: Any) -> None:
-        """Execute a run its create claimed for this process."""
-        self._start(row)
+    def adopt(self, row: Any, sent: float) -> None:
+        """Execute a run its create (sent at monotonic `sent`) claimed for this process."""
+        self._start(row, sent)
 
     async def start(self) -> None:
         await self._reap()  # runs of a process that died before this one started
@@ -169,6 +175,7 @@ class Worker:
             free = self.options.workers - len(self.active) - self._reserved
             self._backlog = True
             if free > 0:
+                sent = time.monotonic()
                 try:
                     rows = await self.engine.db.write(partial(self._claim, ttl_ms, free))
                 except self.engine.db.errors:
@@ -177,7 +184,7 @@ class Worker:
                 else:
                     self._backlog = len(rows) == free
                 for row in rows:
-                    self._start(row)
+                    self._start(row, sent)
             await self._idle()
 
     async def _idle(self) -> None:
@@ -203,8 +210,9 @@ class Worker:
     def _claim(self, ttl_ms: int, free: int, conn: Conn) -> list[Any]:
         return queue.claim(conn, self.owner, ttl_ms, free)
 
-    def _start(self, row: Any) -> None:
+    def _start(self, row: Any, sent: float) -> None:
         active = Active(row["run_id"], row["attempt"], row["thread_id"], time.monotonic())
+        active.lease_until = sent + self.options.lease_ttl / 3
         self.active[active.run_id] = active
         self._audit("claim", active, active.renewed_at)
         active.task = asyncio.create_task(self._run(active, row))
@@ -221,7 +229,7 @@ class Worker:
 
     async def _run(self, active: Active, row: Any) -> None:
         engine = self.engine
-        EXECUTING.set((active.run_id, active.attempt))  # this task's own context
+        EXECUTING.set(active)  # this task's own context
         writer = await engine.events.open_writer(active.run_id, active.attempt)
         try:
             payload = {"run_id": active.run_id, "attempt": active.attempt}
@@ -352,6 +360,7 @@ class _Heartbeat(threading.Thread):
         stalled = time.monotonic() - self.worker.loop_tick > options.loop_stall_limit
         for active in list(self.worker.active.values()):
             if not stalled:
+                sent = time.monotonic()
                 try:
                     alive, action = conn.run(
                         partial(
@@ -368,6 +377,7 @@ class _Heartbeat(threading.Thread):
                         self._stop_run(active.run_id, "lost")
                         continue
                     active.renewed_at = time.monotonic()
+                    active.lease_until = sent + options.lease_ttl / 3
                     if action:
                         self._stop_run(active.run_id, action)
             if time.monotonic() - active.renewed_at > options.self_fence_after:

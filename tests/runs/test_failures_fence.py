@@ -9,6 +9,7 @@ scheduler; here the lost attempt's checkpoint write is made directly.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -18,18 +19,19 @@ from langserve_like.runs import queue
 from langserve_like.runs.engine import Engine
 from langserve_like.runs.options import Runs
 from langserve_like.runs.storage import LeaseLost
-from langserve_like.runs.worker import EXECUTING
+from langserve_like.runs.worker import EXECUTING, Active
 
 
-async def _late_checkpoint(path: Path) -> tuple[bool, bool]:
-    engine = Engine(Runs(database=str(path), workers=0))
+async def _late_checkpoint(database: str) -> tuple[bool, bool]:
+    engine = Engine(Runs(database=database, workers=0))
     await engine.start()
     try:
         new = queue.NewRun("g", {}, thread_id="t-1", if_not_exists="create")
         await engine.db.write(lambda c: queue.insert_run(c, new))
         [row] = await engine.db.write(lambda c: queue.claim(c, "me", 30_000, 1))
-        # This task executes attempt 1...
-        EXECUTING.set((new.run_id, 1))
+        # This task executes attempt 1, whose lease was renewed long ago (its
+        # process was paused): the checkpointer must ask the database...
+        EXECUTING.set(Active(new.run_id, 1, "t-1", time.monotonic()))
         config = {"configurable": {"thread_id": "t-1", "checkpoint_ns": ""}}
         await engine.saver.aput(config, empty_checkpoint(), {"run_id": new.run_id}, {})
         written = True
@@ -46,8 +48,8 @@ async def _late_checkpoint(path: Path) -> tuple[bool, bool]:
         await engine.stop()
 
 
-def test_failures_a_lost_attempt_cannot_write_a_late_checkpoint(tmp_path: Path) -> None:
-    written, refused = asyncio.run(_late_checkpoint(tmp_path / "runs.db"))
+def test_failures_a_lost_attempt_cannot_write_a_late_checkpoint(failure_db: str) -> None:
+    written, refused = asyncio.run(_late_checkpoint(failure_db))
     assert written, "the attempt holding the lease could not checkpoint"
     assert refused, "the attempt that lost its lease wrote a checkpoint"
 
