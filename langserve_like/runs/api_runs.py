@@ -153,20 +153,18 @@ class _Runs:
     async def wait(self, row: Any, keepalive: bool, cancel_on_disconnect: bool) -> Response:
         run_id = row["run_id"]
         headers = {"Location": f"{self.url(row)}/join", "Content-Location": self.url(row)}
-        if not keepalive:
-            status, body = _result(await self.engine.wait_terminal(run_id))
-            return JSONResponse(body, status_code=status, headers=headers)
 
-        async def result() -> bytes:
-            return orjson.dumps(_result(await self.engine.wait_terminal(run_id))[1])
+        async def result() -> tuple[int, bytes]:
+            status, body = _result(await self.engine.wait_terminal(run_id))
+            # With keepalive the status line may go out before the run ends: always 200.
+            return (status if not keepalive else 200), orjson.dumps(body)
 
         async def left() -> None:
             if cancel_on_disconnect:
                 await self.engine.cancel(run_id, "interrupt")
 
-        return WaitResponse(
-            result(), headers=headers, on_disconnect=left, keepalive_every=KEEPALIVE_EVERY
-        )
+        every = KEEPALIVE_EVERY if keepalive else None
+        return WaitResponse(result(), headers=headers, on_disconnect=left, keepalive_every=every)
 
 
 class _Endpoints(_Runs):

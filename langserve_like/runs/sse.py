@@ -96,18 +96,19 @@ class WaitResponse(Response):
     """The body of `runs.wait`: one JSON document, sent whole with its length
     when it is ready within `keepalive_every` (most runs); otherwise the
     headers go out then, and a newline each `keepalive_every` (JSON allows
-    leading whitespace) keeps proxies from timing out until it is. A client
-    that leaves is noticed at once (`on_disconnect`), as on a stream."""
+    leading whitespace) keeps proxies from timing out until it is; with
+    `keepalive_every=None` it waits for the document, whose status it sends. A
+    client that leaves is noticed at once (`on_disconnect`), as on a stream."""
 
     media_type = "application/json"
 
     def __init__(
         self,
-        result: Awaitable[bytes],
+        result: Awaitable[tuple[int, bytes]],
         *,
         headers: Mapping[str, str] | None = None,
         on_disconnect: Callable[[], Awaitable[Any]] | None = None,
-        keepalive_every: float = 5.0,
+        keepalive_every: float | None = 5.0,
     ) -> None:
         super().__init__(headers=headers, media_type=self.media_type)
         self.result = result
@@ -126,7 +127,8 @@ class WaitResponse(Response):
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 if result in done:
-                    await self._send_body(send, result.result(), started)
+                    self.status_code, body = result.result()
+                    await self._send_body(send, body, started)
                     break
                 if left in done:
                     gone = True

@@ -51,13 +51,19 @@ def test_durability_sync_and_async_keep_every_superstep(client: SyncLangGraphCli
     assert _history_steps(client, None) == every  # the server's default: sync
 
 
-async def _leave_wait(server: str, on_disconnect: str) -> tuple[str, str]:
-    """Create a `steps` run with `runs.wait`, leave once it is running; its ids."""
+async def _leave_wait(server: str, on_disconnect: str, keepalive: bool = True) -> tuple[str, str]:
+    """Create a `steps` run with `runs.wait`, leave once it is running; its ids.
+    `keepalive=False` asks without the SDK, which always keeps the wait alive."""
     client = get_client(url=server)
+    raw = httpx.AsyncClient(timeout=30)
     tid = (await client.threads.create())["thread_id"]
-    waiting = asyncio.ensure_future(
-        client.runs.wait(tid, "steps", input={"steps": []}, on_disconnect=on_disconnect)  # type: ignore[arg-type]
-    )
+    if keepalive:
+        call = client.runs.wait(tid, "steps", input={"steps": []}, on_disconnect=on_disconnect)  # type: ignore[arg-type]
+    else:
+        body = {"assistant_id": "steps", "input": {"steps": []}, "on_disconnect": on_disconnect}
+        url = f"{server}/threads/{tid}/runs/wait?keepalive=false"
+        call = raw.post(url, json=body)
+    waiting = asyncio.ensure_future(call)
     deadline = asyncio.get_running_loop().time() + 10
     runs: list[Any] = []
     while not (runs and runs[0]["status"] == "running"):
@@ -67,13 +73,15 @@ async def _leave_wait(server: str, on_disconnect: str) -> tuple[str, str]:
     with pytest.raises(asyncio.CancelledError):
         await waiting
     await client.aclose()
+    await raw.aclose()
     return tid, runs[0]["run_id"]
 
 
+@pytest.mark.parametrize("keepalive", [True, False])
 def test_wait_on_disconnect_cancel_interrupts_the_run(
-    client: SyncLangGraphClient, server: str
+    client: SyncLangGraphClient, server: str, keepalive: bool
 ) -> None:
-    tid, rid = asyncio.run(_leave_wait(server, "cancel"))
+    tid, rid = asyncio.run(_leave_wait(server, "cancel", keepalive))
     client.runs.join(tid, rid)
     assert client.runs.get(tid, rid)["status"] == "interrupted"
     assert client.threads.get_state(tid)["values"]["steps"] != ["a", "b", "c"]
