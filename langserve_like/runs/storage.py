@@ -168,7 +168,7 @@ async def _open_postgres(url: str) -> Storage:
             "Runs on PostgreSQL need the postgres extra: pip install 'langserve-like[postgres]'"
         ) from exc
 
-    from langserve_like.runs.db_postgres import PostgresDatabase, acheck_idle
+    from langserve_like.runs.db_postgres import PostgresDatabase, acheck_idle, aconfigure_json
     from langserve_like.runs.migrations import setup_checkpointing
 
     db = await asyncio.to_thread(PostgresDatabase, url)  # connects and migrates
@@ -181,6 +181,7 @@ async def _open_postgres(url: str) -> Storage:
         kwargs=kwargs,
         open=False,
         name="lsl-saver",
+        configure=aconfigure_json,
         # As the runs pool: no request fails on a connection a restart broke.
         check=acheck_idle,
     )
