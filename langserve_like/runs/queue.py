@@ -190,6 +190,17 @@ def _prepare_thread(conn: Conn, run: NewRun) -> int:
     return now
 
 
+# A pending run `r` that may start at {t}: due, not backing off, and the oldest
+# of its thread with nothing running there (FIFO per thread). One text for the
+# claim and for the idle worker's read-only probe (`claimable`).
+_STARTABLE = """r.status = 'pending' AND r.available_at <= {t}
+            AND (r.retry_at IS NULL OR r.retry_at <= {t})
+            AND (r.thread_id IS NULL OR NOT EXISTS (
+              SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
+                AND (o.status = 'running' OR (o.status = 'pending'
+                     AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))"""
+
+
 def claim(
     conn: Conn,
     owner: str,
@@ -199,10 +210,10 @@ def claim(
     *,
     now: int | None = None,
 ) -> list[Any]:
-    """Take up to `limit` runs that may start now: the oldest pending run of each
-    thread with nothing running (FIFO per thread), and stateless runs; only
-    `run_id` if given. `now` is the clock already read in this transaction."""
+    """Take up to `limit` runs that may start now (`_STARTABLE`), and stateless
+    runs; only `run_id` if given. `now` is the clock already read in this transaction."""
     t, now_args = _clock(conn, now)
+    startable = _STARTABLE.format(t=t)
     return conn.execute(
         f"""
         UPDATE lsl_runs SET status = 'running', attempt = attempt + 1, lease_owner = ?,
@@ -210,13 +221,8 @@ def claim(
           updated_at = {t}
         WHERE run_id IN (
           SELECT r.run_id FROM lsl_runs r
-          WHERE r.status = 'pending' AND r.available_at <= {t}
+          WHERE {startable}
             AND (CAST(? AS TEXT) IS NULL OR r.run_id = ?)
-            AND (r.retry_at IS NULL OR r.retry_at <= {t})
-            AND (r.thread_id IS NULL OR NOT EXISTS (
-              SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
-                AND (o.status = 'running' OR (o.status = 'pending'
-                     AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))
           ORDER BY r.available_at, r.run_id LIMIT ?{sql(conn, "skip_locked")})
         RETURNING *
         """,
@@ -227,12 +233,19 @@ def claim(
             *now_args,
             *now_args,
             *now_args,
-            run_id,
-            run_id,
             *now_args,
+            run_id,
+            run_id,
             limit,
         ),
     ).fetchall()
+
+
+def claimable(conn: Conn) -> bool:
+    """Whether a claim would take a run now (read-only, no lock)."""
+    t, now_args = _clock(conn, None)
+    sql_text = f"SELECT 1 FROM lsl_runs r WHERE {_STARTABLE.format(t=t)} LIMIT 1"
+    return conn.execute(sql_text, (*now_args, *now_args)).fetchone() is not None
 
 
 def _clock(conn: Conn, now: int | None) -> tuple[str, tuple[int, ...]]:

@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from langserve_like.runs import queue
-from langserve_like.runs.db import Conn, Dedicated, clock_ms, loads
+from langserve_like.runs.db import Conn, Dedicated, loads
 from langserve_like.runs.events import RunWriter
 from langserve_like.runs.execute import Outcome, execute
 from langserve_like.runs.graph import dumps
@@ -204,7 +204,7 @@ class Worker:
                 return
             if free and self._probe:
                 with contextlib.suppress(*self.engine.db.errors):
-                    if await self.engine.db.read(_claimable):
+                    if await self.engine.db.read(queue.claimable):
                         return
 
     def _claim(self, ttl_ms: int, free: int, conn: Conn) -> list[Any]:
@@ -314,25 +314,6 @@ class Worker:
         engine.events.fan_out(active.run_id, end)
         engine.notify_done(active.run_id, row, wake=queued)
         engine.after_finish(row)
-
-
-def _claimable(conn: Conn) -> bool:
-    """Whether a claim would take a run now (its conditions, read-only)."""
-    now = clock_ms(conn)
-    row = conn.execute(
-        """
-        SELECT 1 FROM lsl_runs r
-        WHERE r.status = 'pending' AND r.available_at <= ?
-          AND (r.retry_at IS NULL OR r.retry_at <= ?)
-          AND (r.thread_id IS NULL OR NOT EXISTS (
-            SELECT 1 FROM lsl_runs o WHERE o.thread_id = r.thread_id
-              AND (o.status = 'running' OR (o.status = 'pending'
-                   AND (o.available_at, o.run_id) < (r.available_at, r.run_id)))))
-        LIMIT 1
-        """,
-        (now, now),
-    ).fetchone()
-    return row is not None
 
 
 class _Heartbeat(threading.Thread):
