@@ -28,6 +28,7 @@ from langserve_like.runs.graph import dumps
 
 if TYPE_CHECKING:
     from langserve_like.runs.engine import Engine
+    from langserve_like.runs.graph import Assistant
 
 __all__ = ["Worker"]
 
@@ -56,6 +57,11 @@ class Active:
     lease_until: float = 0.0
     task: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # interrupt | rollback | lost | shutdown
+    # Its graph is executing: only then does a stop cancel the task. Until then
+    # a stop is recorded and honoured before the graph starts: a task cancelled
+    # before its first step never runs its body, so it would neither end the run
+    # nor leave `active`, and the heartbeat would renew its lease forever.
+    executing: bool = False
     # Its outcome is being written: a stop now (the heartbeat finding the lease
     # gone because this very finish committed) would skip the wake-ups and the
     # webhook after the commit; a finish that lost its lease is fenced anyway.
@@ -140,7 +146,8 @@ class Worker:
             return False
         if active.stop_reason is None and not active.finishing:
             active.stop_reason = reason
-            active.task.cancel()
+            if active.executing:
+                active.task.cancel()
         return True
 
     async def _ticker(self) -> None:
@@ -251,35 +258,45 @@ class Worker:
             error = {"error": "UnknownAssistant", "message": f"No assistant {row['graph_id']!r}"}
             writer.emit("error", dumps(error))
             return Outcome("error", error=error, thread={"status": "error", "error": error})
-        try:
-            return await execute(
-                assistant,
-                row,
-                loads(row["kwargs"]),
-                writer,
-                durability=self.options.durability,
-                expose_errors=self.options.expose_error_messages,
-            )
-        except asyncio.CancelledError:
-            reason = active.stop_reason
-            await self.engine.saver.settled()
-            if reason == "shutdown":
-                at = time.monotonic()
-                if await self.engine.db.write(
-                    lambda c: queue.release(c, active.run_id, active.attempt)
-                ):
-                    self._audit("release", active, at)
-                return None
-            if reason == "lost" or reason is None:
-                logger.warning("Run %s attempt %s lost its lease", active.run_id, active.attempt)
-                return None
-            if reason == "rollback":
-                await self.engine.rollback(active.run_id, active.attempt, row["thread_id"], writer)
-                return None
-            thread: dict[str, Any] = {}
-            if assistant.stateful and row["thread_id"] is not None:
-                thread = await self.engine.thread_snapshot(assistant, row["thread_id"])
-            return Outcome("interrupted", thread=thread)
+        if active.stop_reason is None:  # else stopped before it started (see Active)
+            active.executing = True
+            try:
+                return await execute(
+                    assistant,
+                    row,
+                    loads(row["kwargs"]),
+                    writer,
+                    durability=self.options.durability,
+                    expose_errors=self.options.expose_error_messages,
+                )
+            except asyncio.CancelledError:
+                pass
+        return await self._stopped(active, row, assistant, writer)
+
+    async def _stopped(
+        self, active: Active, row: Any, assistant: Assistant, writer: RunWriter
+    ) -> Outcome | None:
+        """The outcome of an attempt `stop_run` stopped: None if there is nothing
+        to write (handed back, lost, rolled back), else the run as interrupted."""
+        reason = active.stop_reason
+        await self.engine.saver.settled()  # the checkpoint writes it started
+        if reason == "shutdown":
+            at = time.monotonic()
+            if await self.engine.db.write(
+                lambda c: queue.release(c, active.run_id, active.attempt)
+            ):
+                self._audit("release", active, at)
+            return None
+        if reason == "lost" or reason is None:
+            logger.warning("Run %s attempt %s lost its lease", active.run_id, active.attempt)
+            return None
+        if reason == "rollback":
+            await self.engine.rollback(active.run_id, active.attempt, row["thread_id"], writer)
+            return None
+        thread: dict[str, Any] = {}
+        if assistant.stateful and row["thread_id"] is not None:
+            thread = await self.engine.thread_snapshot(assistant, row["thread_id"])
+        return Outcome("interrupted", thread=thread)
 
     async def _finish(self, active: Active, writer: RunWriter, outcome: Outcome) -> None:
         engine = self.engine

@@ -1,4 +1,6 @@
-"""kill -9 of a server with runs in flight, then a restart on the same file.
+"""kill -9 of a server with runs in flight, then a restart on the same file; a
+node that blocks the event loop, and one that kills its process (both on SQLite
+and on PostgreSQL, printing what they checked).
 
 Every run acknowledged with a 2xx reaches exactly one terminal state; a super-step
 that completed before the kill is not run again (the retry resumes from its
@@ -22,6 +24,8 @@ import httpx
 from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
+from tests.runs.databases import query
+from tests.runs.invariants import check, read_audit, read_worklog
 from tests.servers import ROOT, free_port, wait_for_port
 
 NODES = ("a", "b", "c")
@@ -171,13 +175,18 @@ def test_sigterm_hands_running_runs_back_and_the_restart_resumes_them(tmp_path: 
     _assert_completed_steps_not_rerun(before, _worklog(worklog))
 
 
-def test_a_node_blocking_the_event_loop_keeps_its_lease(tmp_path: Path) -> None:
+def _statuses(database: str) -> dict[str, str]:
+    return dict(query(database, "SELECT run_id, status FROM lsl_runs"))
+
+
+def test_a_node_blocking_the_event_loop_keeps_its_lease(tmp_path: Path, failure_db: str) -> None:
     """Two processes; the one not running the run would take it over if the
     blocked one stopped renewing its 3-second lease."""
-    worklog = tmp_path / "worklog"
+    worklog, audit = tmp_path / "worklog", tmp_path / "audit"
     env = {
-        "LSL_RUNS_DB": str(tmp_path / "runs.db"),
+        "LSL_RUNS_DB": failure_db,
         "LSL_WORKLOG": str(worklog),
+        "LSL_AUDIT": str(audit),
         "LSL_BLOCK_SECONDS": "6",
         "LSL_LEASE_TTL": "3",
         "LSL_HEARTBEAT": "0.5",
@@ -192,14 +201,19 @@ def test_a_node_blocking_the_event_loop_keeps_its_lease(tmp_path: Path) -> None:
         assert client.runs.join(tid, run_id) == {"steps": ["hog"]}
         assert client.runs.get(tid, run_id)["attempt"] == 1
     assert [what for _, node, what in _worklog(worklog)] == ["start", "end"]
+    report = check([run_id], _statuses(failure_db), read_audit(audit), read_worklog(worklog))
+    assert (report.claims, report.reexecuted_nodes, report.finish_rejected) == (1, 0, 0)
+    print(f"blocking node: the loop blocked 6 s, twice the lease; {report}")
 
 
 def test_a_run_that_kills_its_worker_ends_as_an_error_after_max_failures(
-    tmp_path: Path,
+    tmp_path: Path, failure_db: str
 ) -> None:
     """uvicorn restarts each worker the node kills; each restart finds the dead
     owner's lease at once. After three attempts the run is an error."""
-    env = {"LSL_RUNS_DB": str(tmp_path / "runs.db"), "LSL_REAPER": "0.5"}
+    audit = tmp_path / "audit"
+    env = {"LSL_RUNS_DB": failure_db, "LSL_AUDIT": str(audit), "LSL_REAPER": "0.5"}
+    started = time.monotonic()
     with (
         _server(env, tmp_path / "server.log", "--workers", "2") as (_, url),
         get_sync_client(url=url, timeout=10) as client,
@@ -216,8 +230,16 @@ def test_a_run_that_kills_its_worker_ends_as_an_error_after_max_failures(
             status = run["status"]
             # Polling the run's status: the workers dying is the point of the test.
             time.sleep(0.2)
+        took = time.monotonic() - started
         assert (status, run["attempt"]) == ("error", 3)
         assert client.threads.get(tid)["status"] == "error"
         parts = list(client.runs.join_stream(tid, run_id, last_event_id="0"))
         assert [p.event for p in parts][-2:] == ["error", "end"]
         assert parts[-2].data["error"] == "WorkerLost"
+    # Three claims, each by a process the node then killed, and none after.
+    entries = read_audit(audit)
+    report = check([run_id], _statuses(failure_db), entries, [])
+    assert report.claims == 3
+    assert len({e.pid for e in entries}) == 3
+    assert (report.finish_ok, report.finish_rejected) == (0, 0)
+    print(f"poison run: an error after 3 attempts, {took:.1f} s; {report}")

@@ -36,15 +36,8 @@ def _history_runs(client: SyncLangGraphClient, thread_id: str) -> set[Any]:
 
 
 def test_failures_cancel_races_claim_run_finish_and_rollback(
-    request: pytest.FixtureRequest, tmp_path: Path, failure_db: str
+    tmp_path: Path, failure_db: str
 ) -> None:
-    if failure_db.startswith("postgresql://"):
-        # Known open bug: on PostgreSQL one of the runs cancelled at claim time
-        # sometimes stays in flight past the deadline (seen in about a third of
-        # runs on a loaded machine); it runs, and is reported, until it is fixed.
-        request.applymarker(
-            pytest.mark.xfail(reason="a cancel at claim time can be missed", strict=False)
-        )
     with Cluster(tmp_path, failure_db) as cluster:
         url, _ = cluster.start(2, 8)
         with get_sync_client(url=url, timeout=30) as client:

@@ -46,7 +46,7 @@ def test_failures_claim_race_keeps_each_thread_in_creation_order(
     tmp_path: Path, failure_db: str
 ) -> None:
     with Cluster(tmp_path, failure_db) as cluster:
-        url, _ = cluster.start(3, 4)
+        url, _ = cluster.start(4, 4)  # four worker processes race for every run
         busy = _new_thread(url)
         threads = [_new_thread(url) for _ in range(20)]
         targets = [busy] * 30 + [tid for tid in threads for _ in range(5)]
@@ -71,8 +71,12 @@ def test_failures_claim_race_keeps_each_thread_in_creation_order(
     report = check(created, cluster.statuses(), audit, read_worklog(cluster.worklog))
     assert report.retried_runs == 0
     claimers = {e.pid for e in audit if e.kind == "claim"}
+    assert len(claimers) == 4, "a worker took no part in the race"
+    # The processes that took turns on the thread of 30 runs.
+    on_busy = {e.pid for e in audit if e.kind == "claim" and e.thread_id == busy}
     print(f"claim race: created in {creating:.1f} s, drained {drained:.1f} s later")
-    print(f"claim race: {len(claimers)} workers, {len(creation)} threads in order; {report}")
+    print(f"claim race: {len(claimers)} workers ({len(on_busy)} on the thread of 30 runs),")
+    print(f"claim race: {len(creation)} threads in creation order; {report}")
 
 
 def test_failures_concurrent_creates_with_one_idempotency_key_make_one_run(
