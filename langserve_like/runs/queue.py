@@ -226,18 +226,7 @@ def claim(
           ORDER BY r.available_at, r.run_id LIMIT ?{sql(conn, "skip_locked")})
         RETURNING *
         """,
-        (
-            owner,
-            *now_args,
-            ttl_ms,
-            *now_args,
-            *now_args,
-            *now_args,
-            *now_args,
-            run_id,
-            run_id,
-            limit,
-        ),
+        (owner, *now_args, ttl_ms, *now_args * 4, run_id, run_id, limit),
     ).fetchall()
 
 

@@ -38,6 +38,8 @@ logger = logging.getLogger("langserve_like.runs")
 # enqueued: a cheap read (a partial index), so an API-only process's runs start
 # within this, not within the poll interval.
 CLAIM_PROBE = 0.05
+# How many stops of runs not (yet) started here are remembered (`Worker._early_stops`).
+EARLY_STOPS = 1024
 
 # Test-only: a file every claim, fenced finish and release of this process is
 # appended to, for the failure tests to check the queue's guarantees on.
@@ -88,6 +90,10 @@ class Worker:
         # thread has a queued run), rather than paying an empty claim per run.
         self._backlog = True
         self._reserved = 0  # slots held by creates that may claim their own run
+        # Stops for runs this process does not execute (yet): a cancel committed
+        # right after a claim here may arrive before the claimed row is started.
+        # Bounded; the stop of a run executed elsewhere just ages out.
+        self._early_stops: dict[str, str] = {}
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat: _Heartbeat | None = None
@@ -143,6 +149,9 @@ class Worker:
         """Cancel this process's attempt at `run_id`; False if it is not ours."""
         active = self.active.get(run_id)
         if active is None or active.task is None:
+            self._early_stops[run_id] = reason
+            if len(self._early_stops) > EARLY_STOPS:
+                del self._early_stops[next(iter(self._early_stops))]
             return False
         if active.stop_reason is None and not active.finishing:
             active.stop_reason = reason
@@ -220,6 +229,9 @@ class Worker:
     def _start(self, row: Any, sent: float) -> None:
         active = Active(row["run_id"], row["attempt"], row["thread_id"], time.monotonic())
         active.lease_until = sent + self.options.lease_ttl / 3
+        # A stop that came first, or the durable cancel of a run handed back
+        # unfinished: honoured before the graph starts (see Active.executing).
+        active.stop_reason = self._early_stops.pop(active.run_id, None) or row["cancel_action"]
         self.active[active.run_id] = active
         self._audit("claim", active, active.renewed_at)
         active.task = asyncio.create_task(self._run(active, row))

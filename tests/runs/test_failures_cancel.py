@@ -6,6 +6,7 @@ heartbeat. Each test checks I1-I2 on the workers' audit and prints its counts.""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,30 @@ def test_failures_cancel_while_redis_is_dead_is_honoured_within_a_heartbeat(
     assert took < 3, took
     report = check([rid], cluster.statuses(), read_audit(cluster.audit), [])
     print(f"cancel without Redis: interrupted {took:.2f} s later; {report}")
+
+
+def test_failures_a_cancel_its_frozen_worker_missed_is_honoured_by_the_next_attempt(
+    tmp_path: Path, failure_db: str
+) -> None:
+    """The cancel is recorded while the run's worker is paused (SIGSTOP), which is
+    then killed: the worker that takes the run over stops it before its graph
+    starts again, instead of re-running a node until its first heartbeat."""
+    with Cluster(tmp_path, failure_db, LSL_STEP_SECONDS="2") as cluster:
+        url, (first,) = cluster.start(1, 2)
+        with get_sync_client(url=url, timeout=30) as client:
+            tid = client.threads.create()["thread_id"]
+            rid = client.runs.create(tid, "steps", input={"steps": []})["run_id"]
+            wait_until(lambda: len(read_worklog(cluster.worklog)) > 0, 20, "the first node")
+            cluster.send(first, signal.SIGSTOP)
+            client.runs.cancel(tid, rid)  # recorded on the run: its worker is frozen
+            cluster.send(first, signal.SIGKILL)
+            first.wait(timeout=10)
+            second = cluster.worker(2)
+            took = wait_until(lambda: _status(cluster, rid) == "interrupted", 20, "the cancel")
+        cluster.close()
+    work = read_worklog(cluster.worklog)
+    assert [(w.pid, w.node, w.what) for w in work] == [(first.pid, "a", "start")]
+    report = check([rid], cluster.statuses(), read_audit(cluster.audit), work)
+    assert report.finish_rejected == 0
+    print(f"cancel missed by a frozen worker: interrupted {took:.2f} s after the second")
+    print(f"worker started, by pid {second.pid}, without running a node; {report}")
