@@ -20,13 +20,12 @@ from langserve_like.runs.db import CLOCK_SQL, Conn, clock_ms, dumps, notify, now
 
 __all__ = [
     "Conflict",
-    "append_event",
+    "append_events",
     "NewRun",
     "NotFound",
     "cancel",
     "claim",
     "finish",
-    "has_pending",
     "heartbeat",
     "insert_run",
     "owner_id",
@@ -48,12 +47,14 @@ class NotFound(Exception):
     """The thread or run does not exist (answered 404)."""
 
 
-def append_event(conn: Conn, run_id: str, attempt: int, event: Any) -> None:
-    """Write one event (an `events.Event`) of a run inside the caller's transaction."""
-    conn.execute(
+def append_events(conn: Conn, run_id: str, attempt: int, events: list[Any]) -> None:
+    """Write events (`events.Event`) of a run inside the caller's transaction, in
+    one batch (psycopg pipelines it: one round trip)."""
+    now = now_ms()
+    conn.executemany(
         "INSERT INTO lsl_run_events (run_id, seq, attempt, event, data, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (run_id, event.seq, attempt, event.event, event.data, now_ms()),
+        [(run_id, e.seq, attempt, e.event, e.data, now) for e in events],
     )
 
 
@@ -266,8 +267,9 @@ def finish(
     output: Any = None,
     error: Any = None,
     thread: dict[str, Any] | None = None,
-) -> Any:
-    """The fenced terminal write; None if another attempt owns the run now."""
+) -> tuple[Any, bool]:
+    """The fenced terminal write: (the run's row, whether its thread has a queued
+    run, claimable now); (None, False) if another attempt owns the run now."""
     now = now_ms()
     row: Any = conn.execute(
         "UPDATE lsl_runs SET status = ?, output = ?, error = ?, ended_at = ?,"
@@ -283,24 +285,16 @@ def finish(
             attempt,
         ),
     ).fetchone()
-    if row is not None:
-        busy = row["thread_id"] is not None and _settle_thread(
-            conn, row["thread_id"], now, thread or {}
-        )
-        notify(conn, run_id)
-        if busy:
-            notify(conn)  # the thread's next run may start now, on any replica
-    return row
-
-
-def has_pending(conn: Conn, thread_id: str | None) -> bool:
-    """Whether `thread_id` has a queued run (claimable now that its run ended)."""
-    if thread_id is None:
-        return False
-    row = conn.execute(
-        "SELECT 1 FROM lsl_runs WHERE thread_id = ? AND status = 'pending' LIMIT 1", (thread_id,)
-    ).fetchone()
-    return row is not None
+    if row is None:
+        return None, False
+    # Busy now means a queued run: this one ended, and no other runs on its thread.
+    busy = row["thread_id"] is not None and _settle_thread(
+        conn, row["thread_id"], now, thread or {}
+    )
+    notify(conn, run_id)
+    if busy:
+        notify(conn)  # the thread's next run may start now, on any replica
+    return row, busy
 
 
 def settle_thread(conn: Conn, thread_id: str, state: dict[str, Any]) -> None:

@@ -318,7 +318,7 @@ class Worker:
         end = writer.terminal("end", dumps({"run_id": active.run_id, "status": outcome.status}))
 
         def step(conn: Conn) -> tuple[Any, bool]:
-            row = queue.finish(
+            row, queued = queue.finish(
                 conn,
                 active.run_id,
                 active.attempt,
@@ -327,11 +327,9 @@ class Worker:
                 error=outcome.error,
                 thread=outcome.thread,
             )
-            if row is None:
-                return None, False
-            for event in (*tail, end):
-                queue.append_event(conn, active.run_id, active.attempt, event)
-            return row, queue.has_pending(conn, row["thread_id"])
+            if row is not None:
+                queue.append_events(conn, active.run_id, active.attempt, [*tail, end])
+            return row, queued
 
         at = time.monotonic()
         row, queued = await engine.db.write(step)

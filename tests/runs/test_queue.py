@@ -100,8 +100,8 @@ def test_queue_a_fenced_out_attempt_can_neither_finish_nor_renew(tx: Tx) -> None
 
     def finishes(conn: Conn) -> None:
         assert queue.heartbeat(conn, run_id, 1, 30_000) == (False, None)
-        assert queue.finish(conn, run_id, 1, "success", output={"from": "a"}) is None
-        assert queue.finish(conn, run_id, 2, "success", output={"from": "b"}) is not None
+        assert queue.finish(conn, run_id, 1, "success", output={"from": "a"})[0] is None
+        assert queue.finish(conn, run_id, 2, "success", output={"from": "b"})[0] is not None
 
     tx(finishes)
     [(status, output)] = tx(
