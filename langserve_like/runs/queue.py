@@ -152,18 +152,28 @@ def _prepare_thread(conn: Conn, run: NewRun) -> int:
     On PostgreSQL creates on one thread take turns on the row lock (a multitask
     strategy reads, then writes); SQLite has one writer at a time."""
     if conn.dialect == "postgres":
-        # The clock is read once the lock is held, in a statement of its own: read
-        # before (in the locking statement) a create that waited for the lock would
-        # sort before the run that held it, which a worker may have started already.
         exists = conn.execute(
             "SELECT 1 FROM lsl_threads WHERE thread_id = ? FOR UPDATE", (run.thread_id,)
         ).fetchone()
-        now = clock_ms(conn)
+        # The clock is read once the lock is held, by the next statement: read in
+        # the locking one, a create that waited for the lock would sort before the
+        # run that held it, which a worker may have started already.
+        rows = conn.execute(
+            f"SELECT {CLOCK_SQL}, r.run_id, r.status FROM (SELECT 1) AS one"
+            " LEFT JOIN lsl_runs r ON r.thread_id = ? AND r.status IN ('pending', 'running')",
+            (run.thread_id,),
+        ).fetchall()
+        now, in_flight = int(rows[0][0]), [r for r in rows if r["run_id"] is not None]
     else:
         now = now_ms()
         exists = conn.execute(
             "SELECT 1 FROM lsl_threads WHERE thread_id = ?", (run.thread_id,)
         ).fetchone()
+        in_flight = conn.execute(
+            "SELECT run_id, status FROM lsl_runs WHERE thread_id = ? AND status IN"
+            " ('pending', 'running')",
+            (run.thread_id,),
+        ).fetchall()
     if exists is None:
         if run.if_not_exists != "create":
             raise NotFound(f"Thread {run.thread_id} not found")
@@ -172,11 +182,6 @@ def _prepare_thread(conn: Conn, run: NewRun) -> int:
             " VALUES (?, ?, ?, ?, ?)",
             (run.thread_id, run.graph_id, dumps({"graph_id": run.graph_id}), now, now),
         )
-    in_flight = conn.execute(
-        "SELECT run_id, status FROM lsl_runs WHERE thread_id = ? AND status IN"
-        " ('pending', 'running')",
-        (run.thread_id,),
-    ).fetchall()
     if in_flight and run.multitask_strategy == "reject":
         raise Conflict("Thread is busy with another run; multitask_strategy is 'reject'")
     if in_flight and run.multitask_strategy in ("interrupt", "rollback"):
