@@ -75,7 +75,9 @@ class Database(Protocol):
     dialect: str
     errors: tuple[type[Exception], ...]  # what a failed database step raises
 
-    async def write(self, fn: Callable[[Conn], T]) -> T: ...
+    async def write(self, fn: Callable[[Conn], T], *, single: bool = False) -> T:
+        """`fn` in one transaction; `single`: it sends one statement or batch,
+        which the database may run atomically without a transaction block."""
 
     async def read(self, fn: Callable[[Conn], T]) -> T: ...
 

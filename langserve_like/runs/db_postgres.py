@@ -208,11 +208,14 @@ class PostgresDatabase:
         )
         self._threads = ThreadPoolExecutor(pool_size, thread_name_prefix="lsl-pg")
 
-    def _transaction(self, fn: Callable[[Conn], T]) -> T:
+    def _transaction(self, fn: Callable[[Conn], T], single: bool = False) -> T:
         for attempt in range(RETRIES):
             try:
-                with self.pool.connection() as conn, conn.transaction():
-                    return fn(PgConn(conn))
+                with self.pool.connection() as conn:
+                    if single:  # one statement, or one batch psycopg pipelines as one
+                        return fn(PgConn(conn))
+                    with conn.transaction():
+                        return fn(PgConn(conn))
             except RETRIED:
                 if attempt == RETRIES - 1:
                     raise
@@ -222,10 +225,12 @@ class PostgresDatabase:
         with self.pool.connection() as conn:
             return fn(PgConn(conn))
 
-    async def write(self, fn: Callable[[Conn], T]) -> T:
-        """Run `fn` inside one transaction (again, whole, if it lost a race)."""
+    async def write(self, fn: Callable[[Conn], T], *, single: bool = False) -> T:
+        """Run `fn` inside one transaction (again, whole, if it lost a race).
+        `single`: `fn` sends one statement or one `executemany` batch, atomic by
+        itself (a pipeline's implicit transaction): no BEGIN and COMMIT round trips."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._threads, self._transaction, fn
+            self._threads, self._transaction, fn, single
         )
 
     async def read(self, fn: Callable[[Conn], T]) -> T:

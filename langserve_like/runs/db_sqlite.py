@@ -175,8 +175,9 @@ class SqliteDatabase:
         if found != self._identity:
             raise sqlite3.OperationalError(f"{self.path} is no longer the file in use")
 
-    async def write(self, fn: Callable[[Conn], T]) -> T:
-        """Run `fn` inside one `BEGIN IMMEDIATE` transaction."""
+    async def write(self, fn: Callable[[Conn], T], *, single: bool = False) -> T:
+        """Run `fn` inside one `BEGIN IMMEDIATE` transaction (`single` or not: the
+        transaction is what makes a batch one commit, one fsync, here)."""
 
         def step() -> T:
             with transaction(self._writer):

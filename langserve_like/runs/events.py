@@ -135,7 +135,7 @@ class EventLog:
                     rows,
                 )
 
-            await self.db.write(write)
+            await self.db.write(write, single=True)
             for writer, batch in batches:
                 del writer.tail[: len(batch)]
                 self.publish(writer.run_id, writer.attempt, batch)
