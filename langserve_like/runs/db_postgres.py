@@ -142,8 +142,14 @@ def _json_loads(data: bytes | str) -> Any:
         return json.loads(data)
 
 
+def configure_json(conn: psycopg.Connection[Any]) -> None:
+    """The checkpointer's connections read and write JSON by orjson."""
+    set_json_dumps(_json_dumps, conn)
+    set_json_loads(_json_loads, conn)
+
+
 async def aconfigure_json(conn: psycopg.AsyncConnection[Any]) -> None:
-    """The checkpointer's and the store's connections read and write JSON by orjson."""
+    """`configure_json` for the store's async pool."""
     set_json_dumps(_json_dumps, conn)
     set_json_loads(_json_loads, conn)
 

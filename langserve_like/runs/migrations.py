@@ -120,7 +120,7 @@ async def setup_checkpointing(uri: str, *parts: Any) -> None:
                 break
             await asyncio.sleep(LOCK_POLL)  # another replica is setting up
         try:
-            for part in parts:
-                await part.setup()
+            for part in parts:  # LangGraph's async parts have `setup`, ours `asetup`
+                await (part.asetup() if hasattr(part, "asetup") else part.setup())
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (CHECKPOINT_LOCK,))

@@ -4,10 +4,10 @@ and store, on one SQLite file or one PostgreSQL database (`Runs.database`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -159,43 +159,55 @@ async def _open_sqlite(options: Runs) -> Storage:
 
 async def _open_postgres(url: str) -> Storage:
     try:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from langgraph.store.postgres.aio import AsyncPostgresStore
         from psycopg.rows import dict_row
-        from psycopg_pool import AsyncConnectionPool
+        from psycopg_pool import AsyncConnectionPool, ConnectionPool
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ImportError(
             "Runs on PostgreSQL need the postgres extra: pip install 'langserve-like[postgres]'"
         ) from exc
 
-    from langserve_like.runs.db_postgres import PostgresDatabase, acheck_idle, aconfigure_json
+    from langserve_like.runs import db_postgres
     from langserve_like.runs.migrations import setup_checkpointing
+    from langserve_like.runs.saver_postgres import ThreadPostgresSaver
 
-    db = await asyncio.to_thread(PostgresDatabase, url)  # connects and migrates
-    # LangGraph's savers take dict rows and no server-side prepared statements.
+    db = await asyncio.to_thread(db_postgres.PostgresDatabase, url)  # connects and migrates
+    # LangGraph's savers and store take dict rows; its documents go through orjson,
+    # and a checkout tests the connection as the runs pool does (a restart).
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+    common: dict[str, Any] = {"min_size": 1, "max_size": SAVER_POOL_SIZE, "kwargs": kwargs}
+    saver_pool: ConnectionPool[Any] = ConnectionPool(
         url,
-        min_size=1,
-        max_size=SAVER_POOL_SIZE,
-        kwargs=kwargs,
+        **common,
         open=False,
         name="lsl-saver",
-        configure=aconfigure_json,
-        # As the runs pool: no request fails on a connection a restart broke.
-        check=acheck_idle,
+        configure=db_postgres.configure_json,
+        check=db_postgres.check_idle,
     )
+    store_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        **common,
+        open=False,
+        name="lsl-store",
+        configure=db_postgres.aconfigure_json,
+        check=db_postgres.acheck_idle,
+    )
+    threads = ThreadPoolExecutor(SAVER_POOL_SIZE, thread_name_prefix="lsl-saver")
     try:
-        await pool.open()
-        saver = _settled_saver(AsyncPostgresSaver, db, trust_lease=True)(pool)
-        # Its lock keeps one connection to one user at a time; each of its calls
-        # takes a connection of the pool's own, so the lock only queued every
-        # run's checkpoints behind one another.
-        saver.lock = contextlib.nullcontext()
-        store = AsyncPostgresStore(pool)
+        await asyncio.to_thread(saver_pool.open)
+        await store_pool.open()
+        saver = _settled_saver(ThreadPostgresSaver, db, trust_lease=True)(saver_pool, threads)
+        store = AsyncPostgresStore(store_pool)
         await setup_checkpointing(url, saver, store)
     except BaseException:
-        await pool.close()
+        await store_pool.close()
+        saver_pool.close()
+        threads.shutdown()
         db.close()
         raise
-    return Storage(db, saver, store, postgres_url=url, closers=[pool.close])
+
+    async def close_saver() -> None:
+        await asyncio.to_thread(saver_pool.close)
+        threads.shutdown()
+
+    return Storage(db, saver, store, postgres_url=url, closers=[store_pool.close, close_saver])
