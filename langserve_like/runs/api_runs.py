@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -154,8 +155,12 @@ class _Runs:
         run_id = row["run_id"]
         headers = {"Location": f"{self.url(row)}/join", "Content-Location": self.url(row)}
 
+        # Waiting from now on: while the run is still this process's to execute
+        # (created and claimed in one step), its end is awaited without a read.
+        ended = asyncio.ensure_future(self.engine.wait_terminal(run_id))
+
         async def result() -> tuple[int, bytes]:
-            status, body = _result(await self.engine.wait_terminal(run_id))
+            status, body = _result(await ended)
             # With keepalive the status line may go out before the run ends: always 200.
             return (status if not keepalive else 200), orjson.dumps(body)
 
