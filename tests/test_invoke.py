@@ -1,4 +1,5 @@
 import logging
+import uuid
 
 import pytest
 from fastapi import FastAPI
@@ -26,7 +27,9 @@ def test_invoke_returns_output_and_run_id(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["output"] == 2
-    assert len(body["metadata"]["run_id"]) == 36
+    run_id = body["metadata"]["run_id"]
+    assert str(uuid.UUID(run_id)) == run_id
+    assert uuid.UUID(run_id).version == 4
     assert body["metadata"]["feedback_tokens"] == []
     assert "callback_events" not in body
 

@@ -25,10 +25,11 @@ callback events strip it before anything reaches a client.
 from __future__ import annotations
 
 import inspect
-import uuid
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
+from uuid import UUID, SafeUUID
 
 import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -46,6 +47,7 @@ __all__ = [
     "PerRequestConfigModifier",
     "decode_config_hash",
     "encode_config_hash",
+    "new_run_id",
 ]
 
 PerRequestConfigModifier = Callable[
@@ -73,6 +75,31 @@ CLIENT_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__) - {"callbacks"} |
 _HASH_CACHE_SIZE = 256
 _INVALID_HASH = "Invalid config hash"
 _EMPTY_VALUES: tuple[Any, ...] = (None, [], {})
+
+
+# `new_run_id`: the bits `uuid.uuid4()` sets (version 4, RFC 4122 variant) and the
+# two slots a UUID has.
+_VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_BITS = (0x8000 << 48) | (0x4000 << 64)
+_UNKNOWN = SafeUUID.unknown
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_run_id() -> UUID:
+    """A fresh random run id: the same version-4 UUID as `uuid.uuid4()`, built from
+    16 random bytes without `UUID.__init__`'s argument checks, which cost half of
+    `uuid4()`'s ~13,000 instructions (every run of every request makes one)."""
+    run_id = _new(UUID)
+    _set(run_id, "int", int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS)
+    _set(run_id, "is_safe", _UNKNOWN)
+    return run_id
+
+
+def run_id_json(run_id: Any) -> Any:
+    """A run id as the metadata carries it: orjson writes a UUID as `str()` does, in C
+    (`str(UUID)` is ~7,000 instructions of Python formatting)."""
+    return run_id if type(run_id) is UUID else str(run_id)
 
 
 def decode_config_hash(config_hash: str) -> dict[str, Any]:
@@ -256,5 +283,5 @@ class ConfigResolver:
             # A copy either way: the runs of a batch share `run_metadata`.
             config["metadata"] = {**metadata, **run_metadata} if metadata else run_metadata.copy()
         if not config.get("run_id"):
-            config["run_id"] = uuid.uuid4()
+            config["run_id"] = new_run_id()
         return cast(RunnableConfig, config)

@@ -25,7 +25,7 @@ from typing_extensions import Unpack
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.schema import RouteSchemas, namespace_for
 from langserve_like.server import feedback as feedback_module
-from langserve_like.server.config import ConfigResolver
+from langserve_like.server.config import ConfigResolver, run_id_json
 from langserve_like.server.failures import to_failure
 from langserve_like.server.graph import GraphRoute, as_graph
 from langserve_like.server.models import Feedback, RequestModels, create_request_models
@@ -197,7 +197,7 @@ class APIHandler:
         try:
             output = await cancel_on_disconnect(request, runnable.ainvoke(value, config))
             metadata = {
-                "run_id": str(run_id),
+                "run_id": run_id_json(run_id),
                 "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
             }
             events = aggregator.events if aggregator is not None else None
@@ -241,7 +241,7 @@ class APIHandler:
             ]
         )
         aggregators = [self._aggregator(c) for c in configs]
-        run_ids = [str(c["run_id"]) for c in configs]
+        run_ids = [run_id_json(c["run_id"]) for c in configs]
         try:
             outputs = (
                 await cancel_on_disconnect(request, runnable.abatch(values, configs))
@@ -260,7 +260,7 @@ class APIHandler:
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
-            raise to_failure(exc, self.options, ",".join(run_ids)) from exc
+            raise to_failure(exc, self.options, ",".join(map(str, run_ids))) from exc
 
     async def _streaming(
         self,
