@@ -24,8 +24,9 @@ from typing_extensions import Unpack
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.schema import RouteSchemas, namespace_for
-from langserve_like.server import feedback as feedback_module
+from langserve_like.server import feedback as feedback_module, state
 from langserve_like.server.config import ConfigResolver, run_id_json
+from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import to_failure
 from langserve_like.server.graph import GraphRoute, as_graph
 from langserve_like.server.models import Feedback, RequestModels, create_request_models
@@ -38,6 +39,7 @@ from langserve_like.server.requests import (
 )
 from langserve_like.server.responses import (
     cancel_on_disconnect,
+    cancelled,
     invoke_output,
     json_response,
     run_response,
@@ -135,31 +137,17 @@ class APIHandler:
 
     # --- the request pipeline ------------------------------------------------------
 
-    async def _prepare(
-        self,
-        request: Request,
-        endpoint: str,
-        config_hash: str,
-        server_config: RunnableConfig | None,
-    ) -> tuple[InvokeBody, Any, RunnableConfig, Runnable[Any, Any]]:
-        raw = await read_body(request, self.options.max_body_size)
-        runnable = self._runnable_for(raw, endpoint)
+    def _parse(
+        self, raw: Any, endpoint: str, config_hash: str
+    ) -> tuple[InvokeBody, Any, dict[str, Any], Runnable[Any, Any]]:
+        """A read body's parts: the body, the validated input, the client's config and
+        what runs it (a graph with the request's context and stream mode). Not a
+        coroutine: the endpoint awaits the body and the config's finish itself."""
+        graph = self.graph
+        runnable = self.runnable if graph is None else graph.take(self.runnable, raw, endpoint)
         body = parse_invoke_body(raw, endpoint, self.options.strict)
         client_config = self.config.client_config(body.config, config_hash)
-        value = self.schemas.validate_input(body.input, client_config)
-        run_metadata = self.config.run_metadata(request, endpoint)
-        resolver = self.config
-        if resolver.awaits:
-            config = await resolver.finish(client_config, request, server_config, run_metadata)
-        else:
-            config = resolver.finish_now(client_config, request, server_config, run_metadata)
-        return body, value, config, runnable
-
-    def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
-        """What this request runs: a graph with the request's context and stream mode."""
-        if self.graph is None:
-            return self.runnable
-        return self.graph.take(self.runnable, body, endpoint)
+        return body, self.schemas.validate_input(body.input, client_config), client_config, runnable
 
     def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
         if not (self.options.include_callback_events and wanted):
@@ -189,13 +177,26 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        _, value, config, runnable = await self._prepare(
-            request, "invoke", config_hash, server_config
+        _, value, client_config, runnable = self._parse(
+            await read_body(request, self.options.max_body_size), "invoke", config_hash
         )
+        resolver = self.config
+        run_metadata = resolver.run_metadata(request, "invoke")
+        if resolver.awaits:
+            config = await resolver.finish(client_config, request, server_config, run_metadata)
+        else:
+            config = resolver.finish_now(client_config, request, server_config, run_metadata)
         run_id = config["run_id"]
-        aggregator = self._aggregator(config)
+        aggregator = self._aggregator(config) if self.options.include_callback_events else None
+        # `cancel_on_disconnect`, inlined: a coroutine less per request.
+        watch = DisconnectWatch(request.receive, self.state)
         try:
-            output = await cancel_on_disconnect(request, runnable.ainvoke(value, config))
+            try:
+                output = await runnable.ainvoke(value, config)
+            except asyncio.CancelledError:
+                raise cancelled(watch) from None
+            finally:
+                watch.stop()
             metadata = {
                 "run_id": run_id_json(run_id),
                 "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
@@ -216,7 +217,8 @@ class APIHandler:
         server_config: RunnableConfig | None = None,
     ) -> Response:
         raw = await read_body(request, self.options.max_body_size)
-        runnable = self._runnable_for(raw, "batch")
+        graph = self.graph
+        runnable = self.runnable if graph is None else graph.take(self.runnable, raw, "batch")
         body = parse_batch_body(raw, self.options.max_batch_size, self.options.strict)
         count = len(body.inputs)
         item_configs = body.config if isinstance(body.config, list) else [body.config] * count
@@ -243,11 +245,15 @@ class APIHandler:
         aggregators = [self._aggregator(c) for c in configs]
         run_ids = [run_id_json(c["run_id"]) for c in configs]
         try:
-            outputs = (
-                await cancel_on_disconnect(request, runnable.abatch(values, configs))
-                if count
-                else []
-            )
+            outputs = []
+            if count:
+                watch = DisconnectWatch(request.receive, self.state)
+                try:
+                    outputs = await runnable.abatch(values, configs)
+                except asyncio.CancelledError:
+                    raise cancelled(watch) from None
+                finally:
+                    watch.stop()
             responses = [
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids
@@ -269,9 +275,18 @@ class APIHandler:
         config_hash: str,
         server_config: RunnableConfig | None,
     ) -> Response:
-        body, value, config, runnable = await self._prepare(
-            request, kind, config_hash, server_config
+        body, value, client_config, runnable = self._parse(
+            await read_body(request, self.options.max_body_size), kind, config_hash
         )
+        resolver = self.config
+        run_metadata = resolver.run_metadata(request, kind)
+        if resolver.awaits:
+            config = await resolver.finish(client_config, request, server_config, run_metadata)
+        else:
+            config = resolver.finish_now(client_config, request, server_config, run_metadata)
+        # The response is sent after this returns, in this task: its in-flight count
+        # and disconnect watch find the app's state as the current one.
+        state.use(self.state)
         run_id = str(config["run_id"])
         aggregator = self._aggregator(config, body.callback_events)
         options = self.options

@@ -20,13 +20,13 @@ from starlette.responses import Response
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.serialization import Serializer
-from langserve_like.server import state
 from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import shutting_down
 from langserve_like.wire import INTERNAL_SERVER_ERROR, RUN_ID_HEADER
 
 __all__ = [
     "cancel_on_disconnect",
+    "cancelled",
     "error_response",
     "invoke_output",
     "json_response",
@@ -124,20 +124,23 @@ def _without_inputs(detail: Any) -> Any:
 
 
 def translated(method: _Method) -> _Method:
-    """Wraps an `APIHandler` endpoint: its app's state becomes the request's, the
-    request counts as in flight, and errors become responses."""
+    """Wraps an `APIHandler` endpoint: the request counts as in flight in its app's
+    state, and errors become responses. (The streams also make the state the
+    request's, `state.use`, for the response sent after the endpoint returns.)"""
 
     @functools.wraps(method)
     async def wrapper(handler: Any, *args: Any, **kwargs: Any) -> Response:
+        # The count by hand rather than `with app:`: two method calls less per request.
         app = handler.state
-        state.use(app)
+        app.in_flight += 1
         try:
-            with app:
-                return await method(handler, *args, **kwargs)
+            return await method(handler, *args, **kwargs)
         except (RequestError, RunnableFailed) as exc:
             return error_response(exc)
         except ClientDisconnected:
             return Response(status_code=499)
+        finally:
+            app.in_flight -= 1
 
     return wrapper  # type: ignore[return-value]
 
@@ -147,18 +150,24 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
 
     LangServe let an abandoned /invoke run to the end, spending tokens nobody reads.
     The work's own exception is re-raised as it is (not inside an ExceptionGroup).
+    invoke and batch inline this (a coroutine less per request) with `cancelled`.
     """
     watch = DisconnectWatch(request.receive)
     try:
         return await work
     except asyncio.CancelledError:
-        if watch.disconnected:
-            raise ClientDisconnected from None
-        # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
-        # rather than let the server log a crash and send 500.
-        task = asyncio.current_task()
-        if task is not None and hasattr(task, "uncancel"):
-            task.uncancel()
-        raise shutting_down() from None
+        raise cancelled(watch) from None
     finally:
         watch.stop()
+
+
+def cancelled(watch: DisconnectWatch) -> Exception:
+    """What to raise instead of the CancelledError of work awaited under `watch`."""
+    if watch.disconnected:
+        return ClientDisconnected()
+    # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
+    # rather than let the server log a crash and send 500.
+    task = asyncio.current_task()
+    if task is not None and hasattr(task, "uncancel"):
+        task.uncancel()
+    return shutting_down()
