@@ -68,11 +68,12 @@ def run_response(
     """The invoke/batch answer. Only the output (and the callback events, which
     carry outputs too) goes through the serializer, as in LangServe, so a custom
     serializer sees the runnable's values rather than the whole envelope."""
-    body = b'{"output":' + _as_bytes(serializer.dumps(output))
+    data = serializer.dumps(output)
+    body = b'{"output":' + (data if type(data) is bytes else _as_bytes(data))
     body += b',"metadata":' + orjson.dumps(metadata)
     if events is not None:
         body += b',"callback_events":' + _as_bytes(serializer.dumps(events))
-    return json_response(body + b"}")
+    return _JSONResponse(body + b"}")
 
 
 def _as_bytes(data: bytes | str) -> bytes:
