@@ -29,6 +29,7 @@ __all__ = [
     "cancelled",
     "error_response",
     "invoke_output",
+    "JSONBody",
     "json_response",
     "run_response",
     "translated",
@@ -39,8 +40,10 @@ _T = TypeVar("_T")
 _Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Response]])
 
 
-class _JSONResponse(Response):
-    """Already-encoded JSON; the same two headers Starlette writes, built directly."""
+class JSONBody(Response):
+    """Already-encoded JSON; the same two headers Starlette writes, built directly.
+
+    No background task, ever: `RunnableRoute` sends it itself, as `__call__` would."""
 
     media_type = _JSON
 
@@ -59,7 +62,7 @@ def json_response(
 ) -> Response:
     if headers:
         return Response(content, status_code=status_code, media_type=_JSON, headers=headers)
-    return _JSONResponse(content, status_code)
+    return JSONBody(content, status_code)
 
 
 def run_response(
@@ -73,7 +76,7 @@ def run_response(
     body += b',"metadata":' + orjson.dumps(metadata)
     if events is not None:
         body += b',"callback_events":' + _as_bytes(serializer.dumps(events))
-    return _JSONResponse(body + b"}")
+    return JSONBody(body + b"}")
 
 
 def _as_bytes(data: bytes | str) -> bytes:
