@@ -1,12 +1,16 @@
+import json
 import logging
 import uuid
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableLambda
+from pydantic import ValidationError
 
 from langserve_like import add_routes
+from langserve_like.wire import validation_errors
 from tests import runnables
 
 
@@ -97,6 +101,19 @@ def test_invoke_rejects_bad_requests_with_langserves_422(
     else:
         assert detail[0]["loc"] == loc
         assert {"type", "msg", "input", "url"} <= detail[0].keys()
+
+
+@pytest.mark.parametrize("value", ["x", "41", None, [1], {"x": 1}, 1.5, 2.0, True, 2**62])
+def test_invoke_typed_lambda_answers_as_its_input_model(client: TestClient, value: Any) -> None:
+    # The route validates a lambda's `x: int` against the root alone: the same
+    # values pass, as the same ints, and the same error items come back.
+    model = RunnableLambda(runnables.add_one).get_input_schema()
+    try:
+        expected: dict[str, Any] = {"output": model.model_validate(value).root + 1}
+    except ValidationError as exc:
+        expected = {"detail": json.loads(json.dumps(validation_errors(exc)))}
+    body = client.post("/add_one/invoke", json={"input": value}).json()
+    assert {key: body.get(key) for key in expected} == expected
 
 
 def test_invoke_ignores_unknown_keys_and_kwargs_like_langserve(client: TestClient) -> None:
