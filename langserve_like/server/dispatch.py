@@ -166,7 +166,11 @@ class RunnableRoute(APIRoute):
             del scope[_FOUND]
             request = Request(scope, receive, send)
             if target.endpoint is not None:
-                response = await target.endpoint(request, config_hash=config_hash)
+                response = await (
+                    target.endpoint(request, config_hash=config_hash)
+                    if config_hash
+                    else target.endpoint(request)  # no keywords dict to build
+                )
             else:
                 response = await target.call(request, config_hash, file_path or "")
             if type(response) is JSONBody:  # what `Response.__call__` sends, without its coroutine

@@ -148,7 +148,10 @@ class APIHandler:
         graph = self.graph
         runnable = self.runnable if graph is None else graph.take(self.runnable, raw, endpoint)
         body = parse_invoke_body(raw, endpoint, self.options.strict)
-        client_config = self.config.client_config(body.config, config_hash)
+        config = body.config
+        client_config = (
+            self.config.client_config(config, config_hash) if config or config_hash else {}
+        )
         return body, self.schemas.validate_input(body.input, client_config), client_config, runnable
 
     def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
