@@ -47,7 +47,7 @@ from langserve_like.server.responses import (
     run_response,
     translated,
 )
-from langserve_like.server.sse import EventStreamResponse, encode_record
+from langserve_like.server.sse import EventStreamResponse, encode_data, encode_record
 from langserve_like.server.state import ServerState
 from langserve_like.server.streaming import (
     DONE,
@@ -331,6 +331,7 @@ class APIHandler:
             run_id,
             aggregator,
             emit=encode_record,
+            emit_data=encode_data,
             options=options,
             tokens=tokens,
             failed=failed,
