@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
-from langserve_like.serialization import Serializer
+from langserve_like.serialization import Serializer, WellKnownLCSerializer
 from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import shutting_down
 from langserve_like.wire import INTERNAL_SERVER_ERROR, RUN_ID_HEADER
@@ -71,6 +71,13 @@ def run_response(
     """The invoke/batch answer. Only the output (and the callback events, which
     carry outputs too) goes through the serializer, as in LangServe, so a custom
     serializer sees the runnable's values rather than the whole envelope."""
+    if type(serializer) is WellKnownLCSerializer:
+        # The default one is orjson with a hook that only LangChain objects reach,
+        # never the metadata: the envelope in one call, to the same bytes.
+        envelope = {"output": output, "metadata": metadata}
+        if events is not None:
+            envelope["callback_events"] = events
+        return JSONBody(serializer.dumps(envelope))
     data = serializer.dumps(output)
     body = b'{"output":' + (data if type(data) is bytes else _as_bytes(data))
     body += b',"metadata":' + orjson.dumps(metadata)
