@@ -155,11 +155,14 @@ def _root_validator(model: type[BaseModel]) -> SchemaValidator | None:
     """A validator of `model`'s root, when validating the model only wraps it: a
     `RootModel` with no validators or `__init__` of its own and its definitions
     inline. The wrapper adds no error location, so the errors are the same."""
+    if not issubclass(model, RootModel) or type(model.__pydantic_validator__) is not (
+        SchemaValidator  # not a mock (a model still to be rebuilt) or a plugin's wrapper
+    ):
+        return None
     schema: Any = model.__pydantic_core_schema__
     decorators = model.__pydantic_decorators__
     if (
-        not issubclass(model, RootModel)
-        or schema.get("type") != "model"
+        schema.get("type") != "model"
         or not schema.get("root_model")
         or schema.get("custom_init")
         or schema.get("post_init")
@@ -167,7 +170,6 @@ def _root_validator(model: type[BaseModel]) -> SchemaValidator | None:
         or decorators.field_validators
         or decorators.root_validators
         or decorators.model_validators
-        or type(model.__pydantic_validator__) is not SchemaValidator  # e.g. pydantic plugins
     ):
         return None
     return SchemaValidator(schema["schema"], schema.get("config"))
