@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableLambda
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from langserve_like import add_routes
 from langserve_like.wire import validation_errors
@@ -113,6 +113,32 @@ def test_invoke_typed_lambda_answers_as_its_input_model(client: TestClient, valu
     except ValidationError as exc:
         expected = {"detail": json.loads(json.dumps(validation_errors(exc)))}
     body = client.post("/add_one/invoke", json={"input": value}).json()
+    assert {key: body.get(key) for key in expected} == expected
+
+
+class Item(BaseModel):
+    a: int
+
+
+def item_values(items: list[Item]) -> list[Any]:
+    return [item.a if isinstance(item, Item) else ("a dict", item["a"]) for item in items]
+
+
+@pytest.mark.parametrize(
+    "value", [[{"a": 1}, {"a": "2"}], [{"a": "x"}], [1], "no", [], [{"b": 1}], {"a": 1}]
+)
+def test_invoke_lambda_of_a_list_of_models_answers_as_its_input_model(value: Any) -> None:
+    # A root holding models: they reach the lambda as LangServe handed them (plain
+    # dicts), and a bad one is refused with the model's own error items.
+    app = FastAPI()
+    add_routes(app, RunnableLambda(item_values), path="/items")
+    model = RunnableLambda(item_values).get_input_schema()
+    try:
+        items = model.model_validate(value).root
+        expected: dict[str, Any] = {"output": [["a dict", item.a] for item in items]}
+    except ValidationError as exc:
+        expected = {"detail": json.loads(json.dumps(validation_errors(exc)))}
+    body = TestClient(app).post("/items/invoke", json={"input": value}).json()
     assert {key: body.get(key) for key in expected} == expected
 
 
