@@ -26,6 +26,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import SchemaValidator
 
 from langserve_like.exceptions import RequestError
 from langserve_like.server.config import CLIENT_CONFIG_KEYS
@@ -150,6 +151,30 @@ def unpack_input(value: Any) -> Any:
     return value
 
 
+def _root_validator(model: type[BaseModel]) -> SchemaValidator | None:
+    """A validator of `model`'s root, when validating the model only wraps it: a
+    `RootModel` with no validators or `__init__` of its own and its definitions
+    inline. The wrapper adds no error location, so the errors are the same."""
+    if not issubclass(model, RootModel) or type(model.__pydantic_validator__) is not (
+        SchemaValidator  # not a mock (a model still to be rebuilt) or a plugin's wrapper
+    ):
+        return None
+    schema: Any = model.__pydantic_core_schema__
+    decorators = model.__pydantic_decorators__
+    if (
+        schema.get("type") != "model"
+        or not schema.get("root_model")
+        or schema.get("custom_init")
+        or schema.get("post_init")
+        or decorators.validators
+        or decorators.field_validators
+        or decorators.root_validators
+        or decorators.model_validators
+    ):
+        return None
+    return SchemaValidator(schema["schema"], schema.get("config"))
+
+
 class RouteSchemas:
     """The schemas of one route's runnable, computed once."""
 
@@ -178,6 +203,9 @@ class RouteSchemas:
             if clear is None:
                 raise
             raise clear from None
+        #: For a plain root model (a lambda's `x: int`), the validator of its root
+        #: alone: the same checks and errors without building the model to unwrap it.
+        self._root = None if self.configurable else _root_validator(self.input_model)
         self._json: dict[tuple[str, str], dict[str, Any]] = {}
         self._configured: OrderedDict[
             str, tuple[type[BaseModel], type[BaseModel], type[BaseModel]]
@@ -239,9 +267,12 @@ class RouteSchemas:
     ) -> Any:
         # Straight to the validator (model_validate adds a layer of Python per call),
         # and no per-config lookup for the usual runnable without configurable fields.
-        model = self.input_model if not self.configurable else self.input_for(config)
+        validator: Any = self._root
+        if validator is None:
+            model = self.input_model if not self.configurable else self.input_for(config)
+            validator = model.__pydantic_validator__
         try:
-            validated = model.__pydantic_validator__.validate_python(value)
+            validated = validator.validate_python(value)
         except ValidationError as exc:
             raise RequestError(422, validation_errors(exc, loc)) from None
         except Exception as exc:  # a LangChain class's own validator choked on the input
@@ -249,7 +280,7 @@ class RouteSchemas:
             raise RequestError(
                 422, [{"type": "value_error", "loc": list(loc), "msg": msg}]
             ) from None
-        return unpack_input(validated)
+        return validated if type(validated) in _SCALARS else unpack_input(validated)
 
     def json_schema(self, which: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
         """The JSON schema LangServe's `{which}_schema` endpoint returns."""

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -21,6 +23,7 @@ def test_batch_returns_outputs_and_one_run_id_per_input(client: TestClient) -> N
     assert body["output"] == [2, 3]
     run_ids = body["metadata"]["run_ids"]
     assert len(set(run_ids)) == 2
+    assert all(str(uuid.UUID(r)) == r and uuid.UUID(r).version == 4 for r in run_ids)
     assert [r["run_id"] for r in body["metadata"]["responses"]] == run_ids
 
 

@@ -1,6 +1,9 @@
 import json
+import pickle
+import uuid
 from typing import Any
 
+import orjson
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
@@ -13,6 +16,7 @@ from langserve_like.server.config import (
     MAX_CONFIG_HASH_LENGTH,
     decode_config_hash,
     encode_config_hash,
+    new_run_id,
 )
 from tests import runnables
 from tests.sse_util import sse_events
@@ -59,6 +63,18 @@ def client() -> TestClient:
         app, RunnableLambda(echo_config), path="/amod", per_req_config_modifier=add_user_async
     )
     return TestClient(app)
+
+
+def test_config_new_run_ids_are_random_version_4_uuids() -> None:
+    run_ids = [new_run_id() for _ in range(1000)]
+    assert len(set(run_ids)) == 1000
+    for run_id in run_ids[:100]:
+        assert run_id.version == 4
+        assert run_id.variant == uuid.RFC_4122
+        assert uuid.UUID(str(run_id)) == run_id
+        assert hash(uuid.UUID(str(run_id))) == hash(run_id)
+        assert pickle.loads(pickle.dumps(run_id)) == run_id
+        assert orjson.dumps(run_id) == f'"{run_id}"'.encode()
 
 
 def test_config_hash_round_trips_langserve_example() -> None:

@@ -1,11 +1,16 @@
+import json
 import logging
+import uuid
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableLambda
+from pydantic import BaseModel, ValidationError
 
 from langserve_like import add_routes
+from langserve_like.wire import validation_errors
 from tests import runnables
 
 
@@ -26,7 +31,9 @@ def test_invoke_returns_output_and_run_id(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["output"] == 2
-    assert len(body["metadata"]["run_id"]) == 36
+    run_id = body["metadata"]["run_id"]
+    assert str(uuid.UUID(run_id)) == run_id
+    assert uuid.UUID(run_id).version == 4
     assert body["metadata"]["feedback_tokens"] == []
     assert "callback_events" not in body
 
@@ -94,6 +101,45 @@ def test_invoke_rejects_bad_requests_with_langserves_422(
     else:
         assert detail[0]["loc"] == loc
         assert {"type", "msg", "input", "url"} <= detail[0].keys()
+
+
+@pytest.mark.parametrize("value", ["x", "41", None, [1], {"x": 1}, 1.5, 2.0, True, 2**62])
+def test_invoke_typed_lambda_answers_as_its_input_model(client: TestClient, value: Any) -> None:
+    # The route validates a lambda's `x: int` against the root alone: the same
+    # values pass, as the same ints, and the same error items come back.
+    model = RunnableLambda(runnables.add_one).get_input_schema()
+    try:
+        expected: dict[str, Any] = {"output": model.model_validate(value).root + 1}
+    except ValidationError as exc:
+        expected = {"detail": json.loads(json.dumps(validation_errors(exc)))}
+    body = client.post("/add_one/invoke", json={"input": value}).json()
+    assert {key: body.get(key) for key in expected} == expected
+
+
+class Item(BaseModel):
+    a: int
+
+
+def item_values(items: list[Item]) -> list[Any]:
+    return [item.a if isinstance(item, Item) else ("a dict", item["a"]) for item in items]
+
+
+@pytest.mark.parametrize(
+    "value", [[{"a": 1}, {"a": "2"}], [{"a": "x"}], [1], "no", [], [{"b": 1}], {"a": 1}]
+)
+def test_invoke_lambda_of_a_list_of_models_answers_as_its_input_model(value: Any) -> None:
+    # A root holding models: they reach the lambda as LangServe handed them (plain
+    # dicts), and a bad one is refused with the model's own error items.
+    app = FastAPI()
+    add_routes(app, RunnableLambda(item_values), path="/items")
+    model = RunnableLambda(item_values).get_input_schema()
+    try:
+        items = model.model_validate(value).root
+        expected: dict[str, Any] = {"output": [["a dict", item.a] for item in items]}
+    except ValidationError as exc:
+        expected = {"detail": json.loads(json.dumps(validation_errors(exc)))}
+    body = TestClient(app).post("/items/invoke", json={"input": value}).json()
+    assert {key: body.get(key) for key in expected} == expected
 
 
 def test_invoke_ignores_unknown_keys_and_kwargs_like_langserve(client: TestClient) -> None:

@@ -25,10 +25,11 @@ callback events strip it before anything reaches a client.
 from __future__ import annotations
 
 import inspect
-import uuid
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
+from uuid import UUID, SafeUUID
 
 import orjson
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -46,6 +47,7 @@ __all__ = [
     "PerRequestConfigModifier",
     "decode_config_hash",
     "encode_config_hash",
+    "new_run_id",
 ]
 
 PerRequestConfigModifier = Callable[
@@ -73,6 +75,25 @@ CLIENT_CONFIG_KEYS = frozenset(RunnableConfig.__annotations__) - {"callbacks"} |
 _HASH_CACHE_SIZE = 256
 _INVALID_HASH = "Invalid config hash"
 _EMPTY_VALUES: tuple[Any, ...] = (None, [], {})
+
+
+# `new_run_id`: the bits `uuid.uuid4()` sets (version 4, RFC 4122 variant) and the
+# two slots a UUID has.
+_VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_BITS = (0x8000 << 48) | (0x4000 << 64)
+_UNKNOWN = SafeUUID.unknown
+_new = object.__new__
+_set = object.__setattr__
+
+
+def new_run_id() -> UUID:
+    """A fresh random run id: the same version-4 UUID as `uuid.uuid4()`, built from
+    16 random bytes without `UUID.__init__`'s argument checks, which cost half of
+    `uuid4()`'s ~13,000 instructions (every run of every request makes one)."""
+    run_id = _new(UUID)
+    _set(run_id, "int", int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS)
+    _set(run_id, "is_safe", _UNKNOWN)
+    return run_id
 
 
 def decode_config_hash(config_hash: str) -> dict[str, Any]:
@@ -138,6 +159,9 @@ class ConfigResolver:
             inspect.iscoroutinefunction(per_req_config_modifier)
             or inspect.iscoroutinefunction(type(per_req_config_modifier).__call__)
         )
+        #: Whether `finish` must be awaited (an async per-request modifier); if not,
+        #: `finish_now` does the same without a coroutine per run.
+        self.awaits = self._modifier_is_async
         self._hash_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -210,12 +234,6 @@ class ConfigResolver:
                 break
         return {"__useragent": user_agent, **self._run_metadata[endpoint]}
 
-    @property
-    def awaits(self) -> bool:
-        """Whether `finish` must be awaited (an async per-request modifier); if not,
-        `finish_now` does the same without a coroutine per run."""
-        return self._modifier_is_async
-
     async def finish(
         self,
         config: dict[str, Any],
@@ -256,5 +274,5 @@ class ConfigResolver:
             # A copy either way: the runs of a batch share `run_metadata`.
             config["metadata"] = {**metadata, **run_metadata} if metadata else run_metadata.copy()
         if not config.get("run_id"):
-            config["run_id"] = uuid.uuid4()
-        return cast(RunnableConfig, config)
+            config["run_id"] = new_run_id()
+        return config  # type: ignore[return-value]  # (`cast` is a call per run)

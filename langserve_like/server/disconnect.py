@@ -30,6 +30,8 @@ Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 class DisconnectWatch:
     """Cancels the task that creates it when `receive()` reports `http.disconnect`.
 
+    Its timer is the one of `app` (default: the current request's `ServerState`).
+
     Use as::
 
         watch = DisconnectWatch(receive)
@@ -45,7 +47,7 @@ class DisconnectWatch:
 
     __slots__ = ("_cancels", "_receive", "_sweeper", "_task", "_watcher", "disconnected")
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, app: state.ServerState | None = None) -> None:
         self._receive = receive
         self._task = asyncio.current_task()
         self._watcher: asyncio.Task[None] | None = None
@@ -53,7 +55,8 @@ class DisconnectWatch:
         self.disconnected = False
         # `_sweeper()` and `_Sweeper.add`, inlined: every request makes a watch, and
         # the two calls were a third of its ~10,000 instructions.
-        app = state.current()
+        if app is None:  # the request's, unless its endpoint passed it
+            app = state.current()
         loop = asyncio.get_running_loop()
         sweeper: _Sweeper | None = app.sweeper
         if sweeper is None or sweeper.loop is not loop:

@@ -28,6 +28,7 @@ from langserve_like.server.framework import (
     register_convertor,
     route_path,
 )
+from langserve_like.server.responses import JSONBody
 
 __all__ = ["PLAYGROUND_FILES", "RunnableRoute", "Table", "Target", "add_runnable_route", "serves"]
 
@@ -83,7 +84,8 @@ def _find(table: Table, rest: str, hashes: bool) -> _Found | None:
 def _path_params(scope: Scope, config_hash: str, file_path: str | None) -> dict[str, Any]:
     # The parameters the per-endpoint routes of earlier versions had, for apps that read
     # `request.path_params` (in a per_req_config_modifier, say).
-    params = {k: v for k, v in scope.get("path_params", {}).items() if k != _PARAM}
+    given = scope.get("path_params")  # usually none: no comprehension to run then
+    params = {k: v for k, v in given.items() if k != _PARAM} if given else {}
     if config_hash:
         params["config_hash"] = config_hash
     if file_path is not None:
@@ -164,10 +166,24 @@ class RunnableRoute(APIRoute):
             del scope[_FOUND]
             request = Request(scope, receive, send)
             if target.endpoint is not None:
-                response = await target.endpoint(request, config_hash=config_hash)
+                response = await (
+                    target.endpoint(request, config_hash=config_hash)
+                    if config_hash
+                    else target.endpoint(request)  # no keywords dict to build
+                )
             else:
                 response = await target.call(request, config_hash, file_path or "")
-            await response(scope, receive, send)
+            if type(response) is JSONBody:  # what `Response.__call__` sends, without its coroutine
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+            else:
+                await response(scope, receive, send)
             return
         if found is None:  # matched by FastAPI for an included router: parse here, once
             found = _find(self._table, scope["path_params"].get(_PARAM, ""), self._hashes)

@@ -15,6 +15,7 @@ messages directly and handed to Starlette's cache for apps that read it again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette import convertors
@@ -38,9 +39,9 @@ SUPPORTED_FASTAPI = ((0, 115), (0, 165))
 SUPPORTED_STARLETTE = ((0, 40), (1, 10))
 
 
-def route_path(scope: Scope) -> str:
-    """The path routes match against: the request's, without the app's root_path."""
-    return get_route_path(scope)
+#: The path routes match against: the request's, without the app's root_path.
+#: Starlette's function itself, not a wrapper: every route asks it per request.
+route_path: Callable[[Scope], str] = get_route_path
 
 
 def matched_for_included_router(scope: Scope) -> bool:

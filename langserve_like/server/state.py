@@ -3,9 +3,10 @@
 Two apps in one process (tests, or an app mounted inside another) each have their
 own `ServerState`: the count of requests in flight that the app's shutdown waits
 for (`lifecycle`), and the timer that starts disconnect watchers (`disconnect`).
-`add_routes` gives every handler of a router the router's state; a handler's
-endpoints make it the current one for the rest of the request (`use`), which is how
-the streaming response and the disconnect watches, created deeper down, find it.
+`add_routes` gives every handler of a router the router's state. invoke and batch
+hand it to what they create; the streaming endpoints make it the current one for
+the rest of the request (`use`), which is how the streaming response and its
+disconnect watch, created deeper down and sent after the endpoint returns, find it.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from langserve_like.serialization import Serializer
 from langserve_like.server.failures import shutting_down, to_failure
 from langserve_like.server.options import RouteOptions
 from langserve_like.server.sse import EventRecord
-from langserve_like.wire import CALLBACK, DATA, END, ERROR, METADATA
+from langserve_like.wire import CALLBACK, END, ERROR, METADATA
 
 __all__ = ["DONE", "StreamKind", "error_record", "event_source", "frames", "shutdown_record"]
 
@@ -119,6 +119,7 @@ async def frames(
     aggregator: Any,
     *,
     emit: Callable[[EventRecord], _Out],
+    emit_data: Callable[[bytes], _Out],
     options: RouteOptions,
     tokens: Awaitable[list[dict[str, Any]]] | None = None,
     failed: RunnableFailed | None = None,
@@ -127,7 +128,8 @@ async def frames(
 
     Callback events recorded meanwhile go out as `callback` records, before the
     `error` record too, so a client's tracer sees the server run fail. `failed`:
-    the run failed before its first item.
+    the run failed before its first item. `emit_data(payload)` is
+    `emit((DATA, payload, None))`, the record of every chunk, built without the tuple.
     """
     yield emit((METADATA, await _metadata(run_id, tokens), None))
     if failed is not None:
@@ -143,15 +145,15 @@ async def frames(
             if item is not DONE:
                 payload = encode(item)
                 if payload is not None:
-                    yield emit((DATA, payload, None))
+                    yield emit_data(payload)
                 async for item in source:
                     payload = encode(item)
                     if payload is not None:
-                        yield emit((DATA, payload, None))
+                        yield emit_data(payload)
         while item is not DONE and aggregator is not None:
             payload = encode(item)
             if payload is not None:
-                yield emit((DATA, payload, None))
+                yield emit_data(payload)
             if aggregator.events:
                 for record in _callback_records(aggregator, serializer):
                     yield emit(record)
