@@ -7,6 +7,7 @@ lifespan (see `attach`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import weakref
@@ -77,6 +78,10 @@ class Engine:
 
             url = self.storage.postgres_url
             self._listener = asyncio.create_task(listen(url, self._on_wake))
+        # What exists by now (modules, the app, the graphs, the pools) lives as
+        # long as the process: the cyclic collector need not walk it again. Each
+        # of its full collections took ~100 ms under the runs benchmark's load.
+        gc.freeze()
         self.started = True
 
     def _on_wake(self, payload: str) -> None:
