@@ -8,7 +8,8 @@ async `langgraph_sdk` client, and prints:
 
 - create-and-wait on an existing thread (`runs.wait`), p50 and p90;
 - time to the first streamed event (`runs.stream`, the `metadata` event), p50;
-- runs/s with 8 concurrent clients, each waiting on runs of its own thread;
+- runs/s with 8 concurrent clients, each waiting on runs of its own thread, after
+  `--warmup` seconds (2) of the same load (the pools open their connections);
 - the in-process floor: the same graph with LangGraph's SQLite checkpointer
   (`AsyncSqliteSaver`), no HTTP; and beside it the same with the engine's own
   checkpointer (LangGraph's `SqliteSaver` on the runs' writer thread).
@@ -200,6 +201,9 @@ async def main(args: argparse.Namespace) -> None:
             wait = await create_and_wait(url, args.n)
             first = await first_event(url, args.n // 2)
             (server,) = _children(os.getpid())  # the uvicorn run_uvicorn started
+            # Steady state: the pools' connections opened (and, on PostgreSQL, their
+            # backends' caches warm) under the 8 clients' load before it is timed.
+            await throughput(url, 8, args.warmup)
             if args.database:
                 await _settle_pg_stats()
                 xacts = _pg_transactions(args.database)
@@ -259,6 +263,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300, help="samples per latency figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="throughput duration")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of the 8-client load before timing it"
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     # The defaults are uvicorn's pure-Python stack, what a plain `pip install uvicorn`
     # serves with; `--http httptools --loop uvloop` is `uvicorn[standard]`'s.
