@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -19,10 +20,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, chosen below the kernel's ephemeral range.
+
+    A port the kernel hands out for `bind(0)` is also one it hands out as the
+    local end of outgoing connections: in the seconds a server takes to import
+    and bind, a client connection (to Redis, to another server) could take it,
+    and the server would exit with "address already in use". Ports below the
+    ephemeral range are only ever taken by a bind, so only another test's server
+    could race for one, and the random pick makes that unlikely.
+    """
+    floor = _ephemeral_floor()
+    for _ in range(100):
+        port = random.randrange(max(1024, floor - 12000), floor)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
