@@ -27,6 +27,7 @@ from typing_extensions import Unpack
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.schema import RouteSchemas, namespace_for
 from langserve_like.server import feedback as feedback_module, state
+from langserve_like.server.batching import abatch
 from langserve_like.server.config import ConfigResolver
 from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import to_failure
@@ -261,7 +262,7 @@ class APIHandler:
             if count:
                 watch = DisconnectWatch(request.receive, self.state)
                 try:
-                    outputs = await runnable.abatch(values, configs)
+                    outputs = await abatch(runnable, values, configs)
                 except asyncio.CancelledError:
                     raise cancelled(watch) from None
                 finally:
