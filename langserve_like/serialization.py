@@ -20,6 +20,7 @@ dict `{"messages": [<messages>]}`, as LangServe's client returns it.
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -168,6 +169,9 @@ class WellKnownLCSerializer(Serializer):
 
     def __init__(self, default: Callable[[Any], Any] = default_encoder) -> None:
         self._default = default
+        #: `dumps` without its fallback, a C call: raises `orjson.JSONEncodeError`
+        #: where `dumps` would try again, for the server's per-request envelope.
+        self.dumps_first = functools.partial(orjson.dumps, default=default)
 
     def dumps(self, obj: Any) -> bytes:
         # Without OPT_NON_STR_KEYS first: orjson takes a slower path for every dict

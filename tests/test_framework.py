@@ -15,6 +15,7 @@ from starlette.routing import compile_path
 
 from langserve_like import add_routes
 from langserve_like.server import framework
+from langserve_like.server.requests import read_body
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -51,14 +52,20 @@ def test_framework_route_without_limit_has_none() -> None:
     assert not framework.has_body_limit(route)
 
 
-def test_framework_cache_body_is_what_request_body_returns() -> None:
+def test_framework_a_read_body_is_what_request_body_returns() -> None:
+    # `read_body` reads the ASGI messages itself and leaves the body where
+    # Starlette's `Request.body()` caches it, for a per_req_config_modifier.
+    messages = [{"type": "http.request", "body": b'{"input": 1}', "more_body": False}]
+
     async def receive() -> dict[str, object]:
-        raise AssertionError("the cached body must be used")
+        return messages.pop()  # a second read fails: the cached body must be used
 
     request = Request({"type": "http", "method": "POST", "headers": []}, receive)
-    framework.cache_body(request, b'{"input": 1}')
 
-    assert asyncio.run(request.body()) == b'{"input": 1}'
+    async def read() -> tuple[object, bytes]:
+        return await read_body(request, 1000), await request.body()
+
+    assert asyncio.run(read()) == ({"input": 1}, b'{"input": 1}')
 
 
 def test_framework_routes_changed_keeps_reordered_routes_served() -> None:

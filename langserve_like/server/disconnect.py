@@ -49,7 +49,8 @@ class DisconnectWatch:
 
     def __init__(self, receive: Receive, app: state.ServerState | None = None) -> None:
         self._receive = receive
-        self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task(loop)
         self._watcher: asyncio.Task[None] | None = None
         self._cancels = 0
         self.disconnected = False
@@ -57,7 +58,6 @@ class DisconnectWatch:
         # the two calls were a third of its ~10,000 instructions.
         if app is None:  # the request's, unless its endpoint passed it
             app = state.current()
-        loop = asyncio.get_running_loop()
         sweeper: _Sweeper | None = app.sweeper
         if sweeper is None or sweeper.loop is not loop:
             sweeper = app.sweeper = _Sweeper(loop)

@@ -23,12 +23,13 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from langserve_like.server.framework import (
+    FASTAPI_SCOPE,
     has_body_limit,
     matched_for_included_router,
     register_convertor,
     route_path,
 )
-from langserve_like.server.responses import JSONBody
+from langserve_like.server.responses import TRANSLATED, JSONBody, translate
 
 __all__ = ["PLAYGROUND_FILES", "RunnableRoute", "Table", "Target", "add_runnable_route", "serves"]
 
@@ -60,6 +61,11 @@ class Target:
     methods: frozenset[str]
     call: Call
     endpoint: "Endpoint | None" = None
+    #: `endpoint` without `translated` (`responses.untranslated`) and its handler,
+    #: whose state counts the requests: the route translates errors itself, a
+    #: coroutine less per request.
+    bare: "Endpoint | None" = None
+    handler: Any = None
 
 
 Table = dict[str, Target]
@@ -138,7 +144,7 @@ class RunnableRoute(APIRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return _NO_MATCH, {}
-        if matched_for_included_router(scope):
+        if FASTAPI_SCOPE in scope and matched_for_included_router(scope):
             return super().matches(scope)
         path = route_path(scope)
         if not path.startswith(self.base):
@@ -148,7 +154,10 @@ class RunnableRoute(APIRoute):
             return _NO_MATCH, {}
         child = {
             "endpoint": self.endpoint,
-            "path_params": _path_params(scope, found[1], found[2]),
+            # (No call for the usual request, which has no parameters to keep.)
+            "path_params": _path_params(scope, found[1], found[2])
+            if found[1] or found[2] is not None or scope.get("path_params")
+            else {},
             "route": self,
             _FOUND: found,
         }
@@ -165,7 +174,20 @@ class RunnableRoute(APIRoute):
                 raise HTTPException(405, headers={"Allow": ", ".join(sorted(target.methods))})
             del scope[_FOUND]
             request = Request(scope, receive, send)
-            if target.endpoint is not None:
+            bare = target.bare
+            if bare is not None:
+                # `translated`, inlined (the one boundary where errors become responses).
+                app = target.handler.state  # (`add_routes` may replace it after the table)
+                app.in_flight += 1
+                try:
+                    response = await (
+                        bare(request, config_hash=config_hash) if config_hash else bare(request)
+                    )
+                except TRANSLATED as exc:
+                    response = translate(exc)
+                finally:
+                    app.in_flight -= 1
+            elif target.endpoint is not None:
                 response = await (
                     target.endpoint(request, config_hash=config_hash)
                     if config_hash

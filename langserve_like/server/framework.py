@@ -20,13 +20,11 @@ from typing import Any
 
 from starlette import convertors
 from starlette._utils import get_route_path
-from starlette.requests import Request
 from starlette.types import Scope
 
 __all__ = [
     "SUPPORTED_FASTAPI",
     "SUPPORTED_STARLETTE",
-    "cache_body",
     "has_body_limit",
     "matched_for_included_router",
     "register_convertor",
@@ -44,11 +42,16 @@ SUPPORTED_STARLETTE = ((0, 40), (1, 10))
 route_path: Callable[[Scope], str] = get_route_path
 
 
+#: Where FastAPI keeps its per-request routing state in the scope: absent (the usual
+#: request to an app's own routes) means `matched_for_included_router` is False.
+FASTAPI_SCOPE = "fastapi"
+
+
 def matched_for_included_router(scope: Scope) -> bool:
     """Whether FastAPI (>= 0.16x) is matching the routes of an included router under
     the prefixes it was included with, through `APIRoute.matches` and the route's
     path pattern, rather than the app's own route list."""
-    return scope.get("fastapi", {}).get("effective_route_context") is not None
+    return scope.get(FASTAPI_SCOPE, {}).get("effective_route_context") is not None
 
 
 def register_convertor(name: str, regex: str) -> None:
@@ -79,9 +82,3 @@ def has_body_limit(route: Any) -> bool:
     """Whether FastAPI was asked to limit the route's body size (newer versions take
     a `max_body_size`), which only its own request handling enforces."""
     return getattr(route, "max_body_size", None) is not None
-
-
-def cache_body(request: Request, body: bytes) -> None:
-    """Hand a body read from the ASGI messages to the request, as `Request.body()`
-    caches it, so that a per_req_config_modifier can still read it."""
-    request._body = body

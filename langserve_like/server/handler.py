@@ -187,11 +187,11 @@ class APIHandler:
             await read_body(request, self.options.max_body_size), "invoke", config_hash
         )
         resolver = self.config
-        run_metadata = resolver.run_metadata(request, "invoke")
         if resolver.awaits:
+            run_metadata = resolver.run_metadata(request, "invoke")
             config = await resolver.finish(client_config, request, server_config, run_metadata)
         else:
-            config = resolver.finish_now(client_config, request, server_config, run_metadata)
+            config = resolver.run_config(client_config, request, server_config, "invoke")
         run_id = config["run_id"]
         aggregator = self._aggregator(config) if self.options.include_callback_events else None
         # The metadata hands a UUID run id to orjson, which writes it as `str()` does,
@@ -292,11 +292,11 @@ class APIHandler:
             await read_body(request, self.options.max_body_size), kind, config_hash
         )
         resolver = self.config
-        run_metadata = resolver.run_metadata(request, kind)
         if resolver.awaits:
+            run_metadata = resolver.run_metadata(request, kind)
             config = await resolver.finish(client_config, request, server_config, run_metadata)
         else:
-            config = resolver.finish_now(client_config, request, server_config, run_metadata)
+            config = resolver.run_config(client_config, request, server_config, kind)
         # The response is sent after this returns, in this task: its in-flight count
         # and disconnect watch find the app's state as the current one.
         state.use(self.state)

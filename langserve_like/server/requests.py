@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 from langserve_like.exceptions import ClientDisconnected, PayloadTooLarge, RequestError
-from langserve_like.server.framework import cache_body
 from langserve_like.wire import STREAM_FILTERS, field_error, validation_errors
 
 __all__ = [
@@ -69,7 +68,9 @@ async def read_body(request: Request, max_body_size: int) -> Any:
         more_body = message.get("more_body", False)
         if len(body) > max_body_size:
             raise PayloadTooLarge(max_body_size)
-    cache_body(request, body)
+    # Where `Request.body()` caches the body (Starlette's own attribute, checked by
+    # tests/test_framework.py), so that a per_req_config_modifier can still read it.
+    request._body = body
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -45,6 +45,7 @@ from langserve_like.server.openapi import (
     docs_endpoint,
 )
 from langserve_like.server.options import RouteKeywords, RouteOptions
+from langserve_like.server.responses import untranslated
 
 __all__ = ["ENDPOINTS", "Endpoint", "add_routes"]
 
@@ -121,6 +122,8 @@ def _table(handler: APIHandler) -> Table:
             frozenset({endpoint.method}),
             _call(method := getattr(handler, endpoint.name)),
             endpoint=method,
+            bare=untranslated(method),
+            handler=handler,
         )
         for endpoint in _endpoints(handler)
     }
