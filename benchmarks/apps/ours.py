@@ -1,9 +1,27 @@
-"""langserve_like serving the benchmark runnables: one `add_routes` per runnable."""
+"""langserve_like serving the benchmark runnables: one `add_routes` per runnable.
+
+Under callgrind the server runs ~50x slower than natively, so its two clocks (the
+disconnect watch's delay and the streams' coalescing window) see requests that
+would take 2 ms natively as 100 ms ones: a chat invoke starts a watcher task it
+never starts natively, and a stream's chunks share fewer writes. `run.py
+--time-scale N` sets `LSL_BENCH_TIME_SCALE`, and both are multiplied by it, so
+the counts are those of the native timing. Without it, langserve_like as shipped.
+"""
+
+import os
 
 from fastapi import FastAPI
 
 from benchmarks.apps.runnables import routes
 from langserve_like import add_routes
+from langserve_like.server import disconnect, sse
+
+_SCALE = float(os.environ.get("LSL_BENCH_TIME_SCALE", "1"))
+if _SCALE != 1:
+    disconnect.WATCH_AFTER *= _SCALE
+    _init = sse.EventStreamResponse.__init__
+    _window = sse.DEFAULT_COALESCE_WINDOW * _SCALE
+    _init.__kwdefaults__ = {**(_init.__kwdefaults__ or {}), "coalesce_window": _window}
 
 app = FastAPI()
 for path, runnable in routes().items():
