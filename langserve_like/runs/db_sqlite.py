@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,17 +88,39 @@ class SqliteConnection(sqlite3.Connection):
     dialect = "sqlite"
 
 
+_OPEN_TIMEOUT = 5.0
+
+
+def _use_wal(conn: SqliteConnection, deadline: float) -> None:
+    """Switch the database to WAL (persistent: a no-op once any process has).
+
+    Processes that open a new database at once (`langserve-like serve` and its
+    workers started together) each try to switch it; both hold a shared lock and
+    want an exclusive one, so SQLite answers one of them "database is locked" at
+    once rather than calling the busy handler (waiting could deadlock). Trying
+    again finds the switch made by the other.
+    """
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)  # a back-off before trying again, not a synchronisation
+
+
 def connect(path: Path, synchronous: str = "NORMAL") -> SqliteConnection:
     """A connection in autocommit mode: transactions are explicit (`transaction`)."""
     conn = sqlite3.connect(
         path,
         isolation_level=None,
         check_same_thread=False,
-        timeout=5.0,
+        timeout=_OPEN_TIMEOUT,
         factory=SqliteConnection,
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    _use_wal(conn, deadline=time.monotonic() + _OPEN_TIMEOUT)
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
