@@ -332,6 +332,9 @@ class Worker:
             return row, queued
 
         at = time.monotonic()
+        # Logged before the transaction too: a worker killed once the finish has
+        # committed never writes the line after it.
+        self._audit("finishing", active, at)
         row, queued = await engine.db.write(step)
         self._audit("finish_rejected" if row is None else "finish_ok", active, at)
         if row is None:
