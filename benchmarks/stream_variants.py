@@ -30,13 +30,18 @@ def restore() -> None:
     sse.EventStreamResponse.__init__.__kwdefaults__ = dict(_ORIGINAL_DEFAULTS)
 
 
+def set_window(seconds: float) -> None:
+    """The streams' coalescing window for every response made from now on."""
+    init = sse.EventStreamResponse.__init__
+    init.__kwdefaults__ = {**(init.__kwdefaults__ or {}), "coalesce_window": seconds}
+
+
 def apply(names: list[str]) -> None:
     """Monkeypatch langserve_like with the named variants (see the module docstring)."""
     restore()
     for name in names:
         if name == NO_COALESCING:
-            init = sse.EventStreamResponse.__init__
-            init.__kwdefaults__ = {**(init.__kwdefaults__ or {}), "coalesce_window": 0.0}
+            set_window(0.0)
         elif name:
             known = ", ".join((NO_COALESCING, *VARIANTS))
             raise ValueError(f"unknown variant {name!r}; known: {known}")

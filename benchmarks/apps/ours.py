@@ -13,15 +13,14 @@ import os
 from fastapi import FastAPI
 
 from benchmarks.apps.runnables import routes
+from benchmarks.stream_variants import set_window
 from langserve_like import add_routes
 from langserve_like.server import disconnect, sse
 
 _SCALE = float(os.environ.get("LSL_BENCH_TIME_SCALE", "1"))
 if _SCALE != 1:
     disconnect.WATCH_AFTER *= _SCALE
-    _init = sse.EventStreamResponse.__init__
-    _window = sse.DEFAULT_COALESCE_WINDOW * _SCALE
-    _init.__kwdefaults__ = {**(_init.__kwdefaults__ or {}), "coalesce_window": _window}
+    set_window(sse.DEFAULT_COALESCE_WINDOW * _SCALE)
 
 app = FastAPI()
 for path, runnable in routes().items():

@@ -116,13 +116,12 @@ def connect(path: Path, synchronous: str = "NORMAL") -> SqliteConnection:
         path,
         isolation_level=None,
         check_same_thread=False,
-        timeout=_OPEN_TIMEOUT,
+        timeout=_OPEN_TIMEOUT,  # also the busy timeout of every statement after
         factory=SqliteConnection,
     )
     conn.row_factory = sqlite3.Row
     _use_wal(conn, deadline=time.monotonic() + _OPEN_TIMEOUT)
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
 

@@ -50,9 +50,10 @@ PLAYGROUND_FILES = "playground/"
 class Target:
     """One endpoint of the dispatch table: its methods and how to call it.
 
-    `endpoint`, when set, is the same endpoint as `call` taking the request and the
-    config hash as `config_hash=` (an `APIHandler` method): the route calls it
-    directly, one coroutine less per request than through `call`.
+    `endpoint`, when set, is the same endpoint as `call` as a bound `APIHandler`
+    method without its `translated` wrapper (`responses.untranslated`), taking the
+    request and the config hash as `config_hash=`: the route calls it directly and
+    translates errors itself, two coroutines less per request than through `call`.
     """
 
     Call = Callable[[Request, str, str], Awaitable[Response]]  # (request, hash, file)
@@ -61,11 +62,6 @@ class Target:
     methods: frozenset[str]
     call: Call
     endpoint: "Endpoint | None" = None
-    #: `endpoint` without `translated` (`responses.untranslated`) and its handler,
-    #: whose state counts the requests: the route translates errors itself, a
-    #: coroutine less per request.
-    bare: "Endpoint | None" = None
-    handler: Any = None
 
 
 Table = dict[str, Target]
@@ -174,25 +170,23 @@ class RunnableRoute(APIRoute):
                 raise HTTPException(405, headers={"Allow": ", ".join(sorted(target.methods))})
             del scope[_FOUND]
             request = Request(scope, receive, send)
-            bare = target.bare
-            if bare is not None:
-                # `translated`, inlined (the one boundary where errors become responses).
-                app = target.handler.state  # (`add_routes` may replace it after the table)
+            endpoint: Any = target.endpoint
+            if endpoint is not None:
+                # `translated`, inlined (the one boundary where errors become responses);
+                # the handler's state is read per request: `add_routes` replaces it
+                # after building the table.
+                app = endpoint.__self__.state
                 app.in_flight += 1
                 try:
                     response = await (
-                        bare(request, config_hash=config_hash) if config_hash else bare(request)
+                        endpoint(request, config_hash=config_hash)
+                        if config_hash
+                        else endpoint(request)  # no keywords dict to build
                     )
                 except TRANSLATED as exc:
                     response = translate(exc)
                 finally:
                     app.in_flight -= 1
-            elif target.endpoint is not None:
-                response = await (
-                    target.endpoint(request, config_hash=config_hash)
-                    if config_hash
-                    else target.endpoint(request)  # no keywords dict to build
-                )
             else:
                 response = await target.call(request, config_hash, file_path or "")
             if type(response) is JSONBody:  # what `Response.__call__` sends, without its coroutine

@@ -121,9 +121,7 @@ def _table(handler: APIHandler) -> Table:
         endpoint.name: Target(
             frozenset({endpoint.method}),
             _call(method := getattr(handler, endpoint.name)),
-            endpoint=method,
-            bare=untranslated(method),
-            handler=handler,
+            endpoint=untranslated(method),
         )
         for endpoint in _endpoints(handler)
     }
