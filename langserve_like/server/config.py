@@ -83,16 +83,21 @@ _VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
 _VERSION_BITS = (0x8000 << 48) | (0x4000 << 64)
 _UNKNOWN = SafeUUID.unknown
 _new = object.__new__
-_set = object.__setattr__
+# The setters of UUID's two slots themselves: `object.__setattr__(run_id, "int", …)`
+# finds the same descriptor by name first, ~1,000 instructions per slot.
+_set_int = UUID.__dict__["int"].__set__
+_set_is_safe = UUID.__dict__["is_safe"].__set__
+_from_bytes = int.from_bytes
+_urandom = os.urandom
 
 
 def new_run_id() -> UUID:
     """A fresh random run id: the same version-4 UUID as `uuid.uuid4()`, built from
-    16 random bytes without `UUID.__init__`'s argument checks, which cost half of
+    16 random bytes without `UUID.__init__`'s argument checks, which cost most of
     `uuid4()`'s ~13,000 instructions (every run of every request makes one)."""
     run_id = _new(UUID)
-    _set(run_id, "int", int.from_bytes(os.urandom(16), "big") & _VERSION_MASK | _VERSION_BITS)
-    _set(run_id, "is_safe", _UNKNOWN)
+    _set_int(run_id, _from_bytes(_urandom(16), "big") & _VERSION_MASK | _VERSION_BITS)
+    _set_is_safe(run_id, _UNKNOWN)
     return run_id
 
 
@@ -150,9 +155,15 @@ class ConfigResolver:
         self.strict = strict
         from langserve_like import __version__  # here: the package imports this module
 
-        # The run metadata's constant part, built once per endpoint rather than per run.
+        # The run metadata of each endpoint, built once: a request copies it and sets
+        # the user agent, which keeps its place as the first key (a copy costs a
+        # third less than a new dict unpacking the constant part).
         self._run_metadata = {
-            endpoint: {"__langserve_version": __version__, "__langserve_endpoint": endpoint}
+            endpoint: {
+                "__useragent": None,
+                "__langserve_version": __version__,
+                "__langserve_endpoint": endpoint,
+            }
             for endpoint in ("invoke", "batch", "stream", "stream_log", "stream_events")
         }
         self._modifier_is_async = per_req_config_modifier is not None and (
@@ -232,7 +243,9 @@ class ConfigResolver:
             if name == b"user-agent":
                 user_agent = value.decode("latin-1")
                 break
-        return {"__useragent": user_agent, **self._run_metadata[endpoint]}
+        run_metadata = self._run_metadata[endpoint].copy()
+        run_metadata["__useragent"] = user_agent
+        return run_metadata
 
     def run_config(
         self,
@@ -255,7 +268,8 @@ class ConfigResolver:
             if name == b"user-agent":
                 user_agent = value.decode("latin-1")
                 break
-        run_metadata = {"__useragent": user_agent, **self._run_metadata[endpoint]}
+        run_metadata = self._run_metadata[endpoint].copy()
+        run_metadata["__useragent"] = user_agent
         if self.run_name:
             config["run_name"] = self.run_name
         metadata = config.get("metadata")
