@@ -130,6 +130,13 @@ class RunnableRoute(APIRoute):
             raise TypeError("A RunnableRoute's endpoint is a Dispatcher")
         self._table: Table = endpoint.table
         self._hashes: bool = endpoint.hashes
+        # What `_find` answers for each plain endpoint name, built once: the usual
+        # request (`path/invoke`) is one dict lookup, not `_find`'s call and tuple.
+        self._plain: dict[str, _Found] = {
+            name: (target, "", None)
+            for name, target in self._table.items()
+            if name != PLAYGROUND_FILES and not name.startswith("c/")
+        }
         #: The paths it serves (but the share-link twins), for `langserve-like serve`'s log.
         self.served_paths = tuple(self.base + name for name in self._table)
         #: No dependencies or FastAPI body limit: `handle` calls the endpoint itself.
@@ -145,9 +152,12 @@ class RunnableRoute(APIRoute):
         path = route_path(scope)
         if not path.startswith(self.base):
             return _NO_MATCH, {}
-        found = _find(self._table, path[len(self.base) :], self._hashes)
+        rest = path[len(self.base) :]
+        found = self._plain.get(rest)
         if found is None:
-            return _NO_MATCH, {}
+            found = _find(self._table, rest, self._hashes)
+            if found is None:
+                return _NO_MATCH, {}
         child = {
             "endpoint": self.endpoint,
             # (No call for the usual request, which has no parameters to keep.)
