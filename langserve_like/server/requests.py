@@ -192,7 +192,8 @@ class BatchBody(NamedTuple):
 # taken as they are: the body model would give the same values, and running it
 # costs more than the rest of parsing. Anything else goes through the model,
 # whose error items a bad body needs.
-_PLAIN_KEYS = frozenset({"input", "config"})
+# The endpoints whose plain body has no other fields to read (no stream filters).
+_PLAIN_ENDPOINTS = frozenset({"invoke", "stream"})
 _PLAIN_BATCH_KEYS = frozenset({"inputs", "config"})
 
 
@@ -202,14 +203,14 @@ def _plain_config(config: Any) -> bool:
 
 def parse_invoke_body(body: Any, endpoint: str, strict: bool = False) -> InvokeBody:
     """Check the body of invoke, stream, stream_log and stream_events."""
-    if (
-        type(body) is dict
-        and "input" in body
-        and body.keys() <= _PLAIN_KEYS
-        and endpoint in ("invoke", "stream")
-        and type(config := body.get("config", {})) is dict
-    ):
-        return _new_tuple(InvokeBody, (body["input"], config, False, None))
+    # The usual body, `{"input": ...}` with at most a plain `config`, needs no model:
+    # two length checks rather than a keys view compared with a set.
+    if type(body) is dict and endpoint in _PLAIN_ENDPOINTS and "input" in body:
+        size = len(body)
+        if size == 1:
+            return _new_tuple(InvokeBody, (body["input"], {}, False, None))
+        if size == 2 and type(config := body.get("config")) is dict:
+            return _new_tuple(InvokeBody, (body["input"], config, False, None))
     model = _validate(body, endpoint, strict)
     if strict:
         _check_kwargs(model.kwargs)
