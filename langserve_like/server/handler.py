@@ -26,10 +26,9 @@ from typing_extensions import Unpack
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.schema import RouteSchemas, namespace_for
-from langserve_like.server import feedback as feedback_module, state
+from langserve_like.server import disconnect, feedback as feedback_module, state
 from langserve_like.server.batching import abatch
 from langserve_like.server.config import ConfigResolver
-from langserve_like.server.disconnect import DisconnectWatch
 from langserve_like.server.failures import to_failure
 from langserve_like.server.graph import GraphRoute, as_graph
 from langserve_like.server.models import Feedback, RequestModels, create_request_models
@@ -198,14 +197,15 @@ class APIHandler:
         # in C (`str(UUID)` is ~7,000 instructions of Python); another type (set by
         # a modifier) is written as `str()` of it, as before.
         # `cancel_on_disconnect`, inlined: a coroutine less per request.
-        watch = DisconnectWatch(request.receive, self.state)
+        sweeper = disconnect.sweeper(self.state)
+        ticket = sweeper.watch(request._receive)
         try:
             try:
                 output = await runnable.ainvoke(value, config)
             except asyncio.CancelledError:
-                raise cancelled(watch) from None
+                raise cancelled(sweeper.disconnected(ticket)) from None
             finally:
-                watch.stop()
+                sweeper.unwatch(ticket)
             metadata = {
                 "run_id": run_id if type(run_id) is UUID else str(run_id),
                 "feedback_tokens": await self._tokens(run_id) if self._tokens else [],
@@ -260,13 +260,14 @@ class APIHandler:
         try:
             outputs = []
             if count:
-                watch = DisconnectWatch(request.receive, self.state)
+                sweeper = disconnect.sweeper(self.state)
+                ticket = sweeper.watch(request._receive)
                 try:
                     outputs = await abatch(runnable, values, configs)
                 except asyncio.CancelledError:
-                    raise cancelled(watch) from None
+                    raise cancelled(sweeper.disconnected(ticket)) from None
                 finally:
-                    watch.stop()
+                    sweeper.unwatch(ticket)
             responses = [
                 {"run_id": r, "feedback_tokens": await self._tokens(r) if self._tokens else []}
                 for r in run_ids

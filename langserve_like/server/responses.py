@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from langserve_like.exceptions import ClientDisconnected, RequestError, RunnableFailed
 from langserve_like.serialization import Serializer, WellKnownLCSerializer
-from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server import disconnect
 from langserve_like.server.failures import shutting_down
 from langserve_like.wire import INTERNAL_SERVER_ERROR, RUN_ID_HEADER
 
@@ -191,18 +191,20 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[_T]) -> _T:
     The work's own exception is re-raised as it is (not inside an ExceptionGroup).
     invoke and batch inline this (a coroutine less per request) with `cancelled`.
     """
-    watch = DisconnectWatch(request.receive)
+    sweeper = disconnect.sweeper()
+    ticket = sweeper.watch(request.receive)
     try:
         return await work
     except asyncio.CancelledError:
-        raise cancelled(watch) from None
+        raise cancelled(sweeper.disconnected(ticket)) from None
     finally:
-        watch.stop()
+        sweeper.unwatch(ticket)
 
 
-def cancelled(watch: DisconnectWatch) -> Exception:
-    """What to raise instead of the CancelledError of work awaited under `watch`."""
-    if watch.disconnected:
+def cancelled(disconnected: bool) -> Exception:
+    """What to raise instead of the CancelledError of work awaited under a disconnect
+    watch, given whether its client left (`Sweeper.disconnected`)."""
+    if disconnected:
         return ClientDisconnected()
     # Cancelled by the server (uvicorn's graceful-shutdown timeout): answer 503
     # rather than let the server log a crash and send 500.

@@ -25,7 +25,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from langserve_like.server.disconnect import DisconnectWatch
+from langserve_like.server import disconnect
 from langserve_like.server.lifecycle import in_flight
 from langserve_like.wire import CALLBACK, DATA, END, ERROR, METADATA
 
@@ -332,7 +332,8 @@ class EventStreamResponse(Response):
     async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         writer = FrameWriter(send, window=self.coalesce_window, ping_interval=self.ping_interval)
-        watch = DisconnectWatch(receive)
+        sweeper = disconnect.sweeper()
+        ticket = sweeper.watch(receive)
         try:
             async for frame in self.frames:
                 if writer.claim():  # due: written from here, as `put` would
@@ -347,8 +348,8 @@ class EventStreamResponse(Response):
                     await writer.put(frame)
             await writer.close()
         except asyncio.CancelledError:
-            if watch.disconnected:
-                pass  # the client left; `watch.stop()` forgets our own cancellation
+            if sweeper.disconnected(ticket):
+                pass  # the client left; `unwatch` forgets our own cancellation
             elif writer.error is not None:
                 task = asyncio.current_task()
                 if task is not None and hasattr(task, "uncancel"):
@@ -362,7 +363,7 @@ class EventStreamResponse(Response):
                 raise
             # `put` could not write: the client is gone, as above.
         finally:
-            watch.stop()
+            sweeper.unwatch(ticket)
             writer.abort()
             with anyio.CancelScope(shield=True):
                 aclose = getattr(self.frames, "aclose", None)

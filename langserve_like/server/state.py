@@ -39,7 +39,7 @@ class ServerState:
 
 
 # For code run outside any handler's endpoint (an `EventStreamResponse` or a
-# `DisconnectWatch` used on its own): a state no app drains.
+# disconnect `sweeper()` asked for outside one): a state no app drains.
 _OUTSIDE = ServerState()
 _current: ContextVar[ServerState] = ContextVar("langserve_like_state", default=_OUTSIDE)
 
