@@ -50,11 +50,14 @@ class JSONBody(Response):
     No background task, ever: `RunnableRoute` sends it itself, as `__call__` would."""
 
     media_type = _JSON
+    # Class attributes rather than two more entries in every instance's dict.
+    status_code = 200
+    background = None
 
     def __init__(self, content: bytes, status_code: int = 200) -> None:
-        self.status_code = status_code
+        if status_code != 200:
+            self.status_code = status_code
         self.body = content
-        self.background = None
         self.raw_headers = [
             (b"content-length", str(len(content)).encode()),
             (b"content-type", b"application/json"),
