@@ -196,29 +196,53 @@ def instructions(
 
 
 def callgrind_phase(
-    servers: list[Server], results: Results, scale: float, time_scale: float = 1.0
+    servers: list[Server],
+    results: Results,
+    scale: float,
+    time_scale: float = 1.0,
+    processes: int = 1,
+    spread: dict[str, dict[str, list[float]]] | None = None,
 ) -> None:
+    """Each server's instructions per request, the median of `processes` fresh
+    processes (each figure of each process goes to `spread`, scenario -> server).
+
+    One process is one draw: the same server moves by up to ~1 % between processes
+    (a different hash seed and address layout leave glibc's heap in another shape,
+    and the same allocations cost more or less), so a ratio near a line needs several.
+    """
     for server in servers:
-        log(f"callgrind: starting {server.name} under valgrind")
-        # apps/ours.py scales its clocks by valgrind's slowdown when asked (its docstring).
-        os.environ["LSL_BENCH_TIME_SCALE"] = str(time_scale)
-        try:
-            server.start(OUT, callgrind=True)
-        finally:
-            del os.environ["LSL_BENCH_TIME_SCALE"]
-        scenarios = tuple(s for s in SCENARIOS if server.name != "bare" or s.key in BARE_SCENARIOS)
-        try:
-            verify(server, scenarios, times=2)
-            server.callgrind_on()
-            client = Http(server.port, timeout=600)
-            for scenario in scenarios:
-                count = max(2, round(scenario.callgrind_requests * scale))
-                per_request = instructions(server, client, scenario, count)
-                results[scenario.key]["ir"][server.name] = per_request
-                log(f"callgrind: {server.name} {scenario.key}: {per_request:,.0f} Ir/request")
-            client.close()
-        finally:
-            server.stop()
+        figures: dict[str, list[float]] = defaultdict(list)
+        for _ in range(processes):
+            _callgrind_process(server, scale, time_scale, figures)
+        for key, values in figures.items():
+            results[key]["ir"][server.name] = statistics.median(values)
+            if spread is not None:
+                spread.setdefault(key, {})[server.name] = values
+
+
+def _callgrind_process(
+    server: Server, scale: float, time_scale: float, figures: dict[str, list[float]]
+) -> None:
+    log(f"callgrind: starting {server.name} under valgrind")
+    # apps/ours.py scales its clocks by valgrind's slowdown when asked (its docstring).
+    os.environ["LSL_BENCH_TIME_SCALE"] = str(time_scale)
+    try:
+        server.start(OUT, callgrind=True)
+    finally:
+        del os.environ["LSL_BENCH_TIME_SCALE"]
+    scenarios = tuple(s for s in SCENARIOS if server.name != "bare" or s.key in BARE_SCENARIOS)
+    try:
+        verify(server, scenarios, times=2)
+        server.callgrind_on()
+        client = Http(server.port, timeout=600)
+        for scenario in scenarios:
+            count = max(2, round(scenario.callgrind_requests * scale))
+            per_request = instructions(server, client, scenario, count)
+            figures[scenario.key].append(per_request)
+            log(f"callgrind: {server.name} {scenario.key}: {per_request:,.0f} Ir/request")
+        client.close()
+    finally:
+        server.stop()
 
 
 def slow_streams_phase(servers: list[Server], results: Results, count: int) -> None:
@@ -365,10 +389,23 @@ def raw_table(results: Results) -> str:
             continue
         figures = " | ".join(_fmt(values.get(n)) for n in RAW_COLUMNS)
         ratios = " / ".join(
-            f"{values[n] / raw:.2f}×" if values.get(n) is not None else "–" for n in RAW_COLUMNS
+            f"{values[n] / raw:.3f}×" if values.get(n) is not None else "–" for n in RAW_COLUMNS
         )
         label = scenario.label.replace("|", "\\|")
         lines.append(f"| {label} | {_fmt(raw)} | {figures} | {ratios} |")
+    return "\n".join(lines)
+
+
+def spread_table(spread: dict[str, dict[str, list[float]]]) -> str:
+    """Every process's figure per scenario and server (`--processes`)."""
+    names = sorted({name for by_server in spread.values() for name in by_server})
+    lines = [f"| scenario | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
+    for scenario in SCENARIOS:
+        by_server = spread.get(scenario.key)
+        if not by_server:
+            continue
+        cells = [" / ".join(_fmt(v) for v in by_server.get(n, [])) or "–" for n in names]
+        lines.append(f"| {scenario.label.replace('|', chr(92) + '|')} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -411,6 +448,13 @@ def main() -> int:
         "(valgrind's slowdown, ~50, gives the native timing; default 1: as shipped)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="under callgrind, measure each server in this many fresh processes and "
+        "report the median (callgrind_phase's docstring)",
+    )
+    parser.add_argument(
         "--server",
         choices=(*NAMES, *CALLGRIND_ONLY),
         action="append",
@@ -442,9 +486,17 @@ def main() -> int:
         if not args.server or s.name in args.server
     ]
     started = datetime.datetime.now()
+    spread: dict[str, dict[str, list[float]]] = {}
 
     if "callgrind" in phases:
-        callgrind_phase(servers, results, 0.5 if args.quick else 1.0, args.time_scale)
+        callgrind_phase(
+            servers,
+            results,
+            0.5 if args.quick else 1.0,
+            args.time_scale,
+            args.processes,
+            spread,
+        )
     servers_by_name = {s.name: s for s in servers}
     servers = [s for s in servers if s.name not in CALLGRIND_ONLY]
     if phases - {"callgrind"}:
@@ -476,6 +528,9 @@ def main() -> int:
     if "raw" in servers_by_name and "callgrind" in phases:
         text += "\n\nEvery server against the raw route (instructions / response):\n\n"
         text += raw_table(ordered)
+    if args.processes > 1:
+        text += "\n\nEach process (instructions / response, in the order measured):\n\n"
+        text += spread_table(spread)
     info = machine()
     header = (
         f"{started:%Y-%m-%d %H:%M} · commit {info['commit']} · {info['cpu']} · "
@@ -488,7 +543,10 @@ def main() -> int:
     stamp = f"{started:%Y%m%d-%H%M%S}"
     (OUT / f"results-{stamp}.md").write_text(report)
     (OUT / f"results-{stamp}.json").write_text(
-        json.dumps({"machine": info, "args": sys.argv[1:], "results": ordered}, indent=2)
+        json.dumps(
+            {"machine": info, "args": sys.argv[1:], "results": ordered, "processes": spread},
+            indent=2,
+        )
     )
     return 0 if all_met else 1
 
