@@ -51,6 +51,7 @@ class Server:
 
     def start(self, out_dir: Path, *, callgrind: bool = False, timeout: float = 240.0) -> None:
         self.port = free_port()
+        self._dumps = 0  # callgrind numbers the dumps of each process from 1
         out_dir.mkdir(parents=True, exist_ok=True)
         cmd = ["taskset", "-c", self.core]
         if callgrind:
