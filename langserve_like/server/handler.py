@@ -231,12 +231,11 @@ class APIHandler:
         graph = self.graph
         runnable = self.runnable if graph is None else graph.take(self.runnable, raw, "batch")
         body = parse_batch_body(raw, self.options.max_batch_size, self.options.strict)
-        count = len(body.inputs)
-        if isinstance(body.config, list) and count:
+        if isinstance(body.config, list) and body.inputs:
             client_configs = [self.config.client_config(c, config_hash) for c in body.config]
         else:  # one config for all inputs, validated once (a 4xx even with no inputs)
             shared = self.config.client_config(body.config or None, config_hash)  # type: ignore[arg-type]
-            client_configs = [shared] * count
+            client_configs = [shared] * len(body.inputs)
         values = [
             self.schemas.validate_input(v, c, ("inputs", i))
             for i, (v, c) in enumerate(zip(body.inputs, client_configs, strict=True))
@@ -259,7 +258,7 @@ class APIHandler:
         run_ids = [r if type(r := c["run_id"]) is UUID else str(r) for c in configs]
         try:
             outputs = []
-            if count:
+            if body.inputs:
                 sweeper = disconnect.sweeper(self.state)
                 ticket = sweeper.watch(request._receive)
                 try:
