@@ -115,24 +115,25 @@ class Sweeper:
             if ticket >= mark:
                 break
             task, receive = watches.pop(ticket)
-            watcher = self._started[ticket] = _Watcher(task, receive)
-            watcher.task = self.loop.create_task(watcher.run())
+            self._started[ticket] = _Watcher(task, receive, self.loop)
         self._timer = self.loop.call_later(WATCH_AFTER, self._sweep) if watches else None
 
 
 class _Watcher:
     """The task of a watch that outlived `WATCH_AFTER`: waits for the disconnect."""
 
-    __slots__ = ("_cancels", "_receive", "_work", "disconnected", "task")
+    __slots__ = ("_cancels", "_receive", "_task", "_work", "disconnected")
 
-    def __init__(self, work: _Task | None, receive: Receive) -> None:
+    def __init__(
+        self, work: _Task | None, receive: Receive, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._work = work
         self._receive = receive
         self._cancels = 0
         self.disconnected = False
-        self.task: _Task | None = None
+        self._task = loop.create_task(self._run())
 
-    async def run(self) -> None:
+    async def _run(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self.disconnected = True
@@ -145,8 +146,7 @@ class _Watcher:
             await asyncio.sleep(RECANCEL_EVERY)
 
     def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        self._task.cancel()
         if self._cancels and self._work is not None and hasattr(self._work, "uncancel"):
             # Those cancellations were ours and have been handled (Python >= 3.11
             # counts them, and asyncio.timeout or a TaskGroup up the stack read that).

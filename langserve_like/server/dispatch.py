@@ -135,7 +135,7 @@ class RunnableRoute(APIRoute):
         self._plain: dict[str, _Found] = {
             name: (target, "", None)
             for name, target in self._table.items()
-            if name != PLAYGROUND_FILES and not name.startswith("c/")
+            if name != PLAYGROUND_FILES
         }
         #: The paths it serves (but the share-link twins), for `langserve-like serve`'s log.
         self.served_paths = tuple(self.base + name for name in self._table)
